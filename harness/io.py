@@ -1,0 +1,130 @@
+"""Reading user files with one-line errors, and writing outputs atomically (never half-written)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from .types import InputError, Sample
+
+
+def read_json(path: str | Path, what: str = "file") -> object:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except IsADirectoryError:
+        raise InputError(path, f"{what} is a directory, not a file") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read {what} ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"not valid UTF-8 (byte {e.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    """``[{"id", "input_ticket", "model_output"}, ...]``; extra fields are ignored, ids must be unique strings."""
+    data = read_json(path, "samples file")
+    if not isinstance(data, list):
+        raise InputError(path, f"samples must be a JSON array, got {type(data).__name__}")
+    samples, seen = [], {}
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise InputError(path, f"entry is a {type(item).__name__}, not an object", i)
+        sid = item.get("id")
+        if "id" not in item:
+            raise InputError(path, "missing field 'id'", i)
+        if not isinstance(sid, str) or not sid:
+            raise InputError(path, f"'id' must be a non-empty string, got {sid!r}", i)
+        for field in ("input_ticket", "model_output"):
+            if field not in item:
+                raise InputError(path, f"missing field {field!r}", i, sid)
+            if not isinstance(item[field], str):
+                raise InputError(path, f"{field!r} must be a string, got {type(item[field]).__name__}", i, sid)
+        if sid in seen:
+            raise InputError(path, f"duplicate id (first seen at item {seen[sid]})", i, sid)
+        seen[sid] = i
+        samples.append(Sample(sid, item["input_ticket"], item["model_output"]))
+    return samples
+
+
+def load_expert_grades(path: str | Path, keys: list[str], scale: tuple[int, int],
+                       known_ids: set[str] | None = None) -> list[dict]:
+    """``[{"id", "scores": {...}, "rater"?}]`` -> rows ``{"id", "rater", "scores"}``; one rater or several.
+
+    Scores may be numbers on the scale (means of several experts allowed); ``overall`` is recomputed by the caller.
+    """
+    data = read_json(path, "expert grades file")
+    if not isinstance(data, list):
+        raise InputError(path, "expert grades must be a JSON array")
+    lo, hi = scale
+    rows, seen = [], set()
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise InputError(path, "entry is not an object", i)
+        sid = item.get("id")
+        if not isinstance(sid, str):
+            raise InputError(path, "'id' must be a string", i)
+        if known_ids is not None and sid not in known_ids:
+            raise InputError(path, "id not found in the samples", i, sid)
+        rater = str(item.get("rater", "expert"))
+        if (sid, rater) in seen:
+            raise InputError(path, f"duplicate grade for rater {rater!r}", i, sid)
+        seen.add((sid, rater))
+        scores = item.get("scores")
+        if not isinstance(scores, dict):
+            raise InputError(path, "'scores' must be an object", i, sid)
+        clean = {}
+        for k in keys:
+            v = scores.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+                raise InputError(path, f"score {k!r} must be a number from {lo} to {hi}, got {v!r}", i, sid)
+            clean[k] = float(v)
+        rows.append({"id": sid, "rater": rater, "scores": clean})
+    if not rows:
+        raise InputError(path, "no expert grades")
+    return rows
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Fail early (before any grading or API spend) when an output cannot be written where asked."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(path, f"output directory {str(parent)!r} does not exist")
+    if path.is_dir():
+        raise InputError(path, "output path is a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError(path, f"output directory {str(parent)!r} is not writable")
+    return path
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: str | Path, obj: object) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
