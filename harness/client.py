@@ -1,0 +1,269 @@
+"""The one client every LLM call goes through: retries, budget, cache and call accounting.
+
+* Retries belong to tenacity (the SDK's own are off): 408/409/429/5xx, timeouts, dropped connections and malformed
+  bodies, with exponential backoff and full jitter, honouring ``Retry-After`` / ``retry-after-ms``.
+* Budget: each call reserves its worst case (prompt tokens counted + the completion cap, at list price) before it
+  is sent and settles at the reported usage afterwards, so concurrent calls cannot overshoot ``budget_usd``.
+  HTTP 402 stops all calls for the rest of the run.
+* Cache: a valid response is stored under a hash of everything that determines it; a hit costs no call.
+Thread-safe: the grading pool calls ``complete`` from many threads.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import openai
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from .cache import CachedResponse, ResponseCache, cache_key
+from .pricing import cost_usd, count_message_tokens
+from .types import BudgetExhausted, JudgeUnavailable
+
+RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_S = 60.0
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Decoding parameters sent with every call; all of them are part of the cache key."""
+
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.0
+    seed: int = 0
+    max_completion_tokens: int = 350
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "temperature": self.temperature, "seed": self.seed,
+                "max_completion_tokens": self.max_completion_tokens}
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms: int
+    calls: int  # HTTP requests made for this result, retries included (0 for a cache hit)
+    from_cache: bool
+
+
+class MalformedResponse(Exception):
+    """A 2xx whose body is not a chat completion: retried like a transport error."""
+
+
+@dataclass
+class Usage:
+    """Running totals for the summary; read under the client's lock."""
+
+    calls: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    spent_usd: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class JudgeClient:
+    def __init__(self, decoding: Decoding, budget_usd: float, *, cache: ResponseCache | None = None,
+                 base_url: str | None = None, api_key: str | None = None, timeout_s: float = 60.0,
+                 max_attempts: int = 6, backoff_base_s: float = 0.5, backoff_max_s: float = 20.0,
+                 sdk_client: openai.OpenAI | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.decoding = decoding
+        self.budget_usd = budget_usd
+        self.cache = cache
+        # OpenAI() picks up OPENAI_API_KEY and OPENAI_BASE_URL from the environment; retries are ours, not the SDK's.
+        self.sdk = sdk_client or openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+        self.endpoint = str(self.sdk.base_url)
+        self.max_attempts, self.backoff_base_s, self.backoff_max_s = max_attempts, backoff_base_s, backoff_max_s
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._reserved_usd = 0.0
+        self._stopped: str | None = None  # reason no further call may be made
+        self.usage = Usage()
+
+    # ---- public ------------------------------------------------------------------------------------------------
+    @property
+    def stopped(self) -> str | None:
+        return self._stopped
+
+    def key_for(self, messages: list[dict], response_format: dict, rubric_sha: str) -> str:
+        return cache_key(endpoint=self.endpoint, decoding=self.decoding.as_dict(), messages=messages,
+                         response_format=response_format, rubric=rubric_sha)
+
+    def complete(self, messages: list[dict], response_format: dict, rubric_sha: str = "",
+                 validate: Callable[[str], object] | None = None) -> ChatResult:
+        """One judged completion. A cache hit makes no call; a fresh response is cached only if ``validate``
+        (which raises ValueError on a bad judgment) accepts it. Raises BudgetExhausted or JudgeUnavailable."""
+        key = self.key_for(messages, response_format, rubric_sha) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                with self._lock:
+                    self.usage.cache_hits += 1
+                return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
+                                  0, 0, True)
+        result = self._call_with_retries(messages, response_format)
+        if self.cache is not None and validate is not None:
+            try:
+                validate(result.content)
+            except ValueError:
+                return result  # the caller sees the invalid judgment; the cache never does
+            self.cache.put(key, CachedResponse(result.content, result.prompt_tokens, result.completion_tokens,
+                                               result.cached_tokens), self.decoding.model)
+        return result
+
+    def request_body(self, messages: list[dict], response_format: dict) -> dict:
+        """The chat-completions request body for one judged completion: what ``complete`` sends and what a Batch API
+        line carries (harness.batch), built in one place so the two paths cannot drift."""
+        d = self.decoding
+        return {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
+                "max_completion_tokens": d.max_completion_tokens,
+                "response_format": {"type": "json_schema", "json_schema": response_format}}
+
+    def worst_case_usd(self, messages: list[dict]) -> float:
+        return cost_usd(self.decoding.model, count_message_tokens(messages), self.decoding.max_completion_tokens)
+
+    def summary(self) -> dict:
+        with self._lock:
+            u = self.usage
+            return {"calls": u.calls, "retries": u.retries, "cache_hits": u.cache_hits,
+                    "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                    "cached_prompt_tokens": u.cached_tokens, "spent_usd": round(u.spent_usd, 6),
+                    "budget_usd": self.budget_usd, "stopped": self._stopped, "errors": dict(u.errors)}
+
+    # ---- internals ---------------------------------------------------------------------------------------------
+    def _call_with_retries(self, messages: list[dict], response_format: dict) -> ChatResult:
+        calls = 0
+        t0 = time.perf_counter()
+
+        def attempt() -> dict:
+            nonlocal calls
+            reserve = self._reserve(messages)
+            calls += 1
+            try:
+                body = self._post(messages, response_format)
+            except openai.APIStatusError as e:
+                self._settle(reserve, None)
+                if e.status_code == 402:
+                    self._stop("HTTP 402 from the endpoint (budget exhausted)")
+                    raise BudgetExhausted("the endpoint answered HTTP 402") from None
+                self._count_error(f"http_{e.status_code}")
+                raise
+            except (openai.APIConnectionError, MalformedResponse) as e:  # APITimeoutError is a subclass
+                self._settle(reserve, None)
+                self._count_error(type(e).__name__)
+                raise
+            except BaseException:
+                self._settle(reserve, None)
+                raise
+            self._settle(reserve, body.get("usage") or {})
+            return body
+
+        retrying = Retrying(
+            retry=retry_if_exception(_is_retryable), stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait, sleep=self._sleep, reraise=True,
+            before_sleep=lambda _: self._count_retry(),
+        )
+        try:
+            body = retrying(attempt)
+        except BudgetExhausted:
+            raise
+        except openai.APIStatusError as e:
+            raise JudgeUnavailable("api_error", f"HTTP {e.status_code} after {calls} attempt(s)") from None
+        except (openai.APIConnectionError, MalformedResponse) as e:
+            raise JudgeUnavailable("api_error", f"{type(e).__name__} after {calls} attempt(s)") from None
+        usage = body.get("usage") or {}
+        content = body["choices"][0]["message"].get("content") or ""
+        return ChatResult(
+            content=content, prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
+            latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False)
+
+    def _post(self, messages: list[dict], response_format: dict) -> dict:
+        raw = self.sdk.chat.completions.with_raw_response.create(**self.request_body(messages, response_format))
+        # Parse the body ourselves: cheaper than the SDK's models, and a garbled body becomes a retryable error.
+        try:
+            body = json.loads(raw.http_response.content)
+            body["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise MalformedResponse("response body is not a chat completion") from None
+        return body
+
+    def _reserve(self, messages: list[dict]) -> float:
+        worst = self.worst_case_usd(messages)
+        with self._lock:
+            if self._stopped:
+                raise BudgetExhausted(self._stopped)
+            if self.usage.spent_usd + self._reserved_usd + worst > self.budget_usd:
+                # Stop for good rather than squeeze in cheaper calls later: which samples got the LLM stays predictable.
+                self._stopped = (f"stopped before --budget-usd {self.budget_usd:g}: spent ${self.usage.spent_usd:.4f}, "
+                                 f"${self._reserved_usd:.4f} in flight, next call up to ${worst:.4f}")
+                raise BudgetExhausted(self._stopped)
+            self._reserved_usd += worst
+            self.usage.calls += 1
+        return worst
+
+    def _settle(self, reserved: float, usage: dict | None) -> None:
+        with self._lock:
+            self._reserved_usd = max(self._reserved_usd - reserved, 0.0)
+            if usage:
+                pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+                cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+                self.usage.prompt_tokens += pt
+                self.usage.completion_tokens += ct
+                self.usage.cached_tokens += cached
+                self.usage.spent_usd += cost_usd(self.decoding.model, pt, ct, cached)
+
+    def _stop(self, reason: str) -> None:
+        with self._lock:
+            self._stopped = self._stopped or reason
+
+    def _count_error(self, kind: str) -> None:
+        with self._lock:
+            self.usage.errors[kind] = self.usage.errors.get(kind, 0) + 1
+
+    def _count_retry(self) -> None:
+        with self._lock:
+            self.usage.retries += 1
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the server gives one, else exponential backoff with full jitter."""
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = _retry_after_s(exc)
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_S)
+        cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, cap)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, BudgetExhausted):
+        return False
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
+    return isinstance(exc, (openai.APIConnectionError, MalformedResponse))
+
+
+def _retry_after_s(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(float(value) * scale, 0.0)
+        except ValueError:
+            continue  # an HTTP-date Retry-After: fall back to backoff
+    return None
