@@ -1,0 +1,78 @@
+"""The LLM judge: one chat-completions call per sample grades every dimension at once.
+
+The rubric and anchors are one fixed system prompt (identical bytes for every sample, so the provider's prompt cache
+applies); the sample is fenced in the user message and declared to be data. The reply must match a strict JSON
+schema; a reply that fails validation is asked again once, with the reason, and then the sample is given up on
+(JudgeUnavailable("invalid_judgment")) so that the caller falls back and flags it. A parse failure is never a score.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..client import JudgeClient
+from ..rubric import Rubric
+from ..types import JudgeUnavailable, Judgment, Sample
+
+
+@dataclass(frozen=True)
+class ParsedJudgment:
+    rationale: str
+    scores: dict[str, int]
+    injection_attempt: bool
+
+
+class LLMJudge:
+    def __init__(self, rubric: Rubric, client: JudgeClient):
+        self.rubric, self.client = rubric, client
+        self.name = f"llm:{client.decoding.model}"
+        self.system_prompt = rubric.system_prompt()
+        self.response_format = rubric.json_schema()
+
+    def messages(self, sample: Sample) -> list[dict]:
+        return [{"role": "system", "content": self.system_prompt},
+                {"role": "user", "content": self.rubric.user_message(sample)}]
+
+    def parse(self, content: str) -> ParsedJudgment:
+        """Validate a reply against the rubric; ValueError says what is wrong (fed back to the model once)."""
+        try:
+            obj = json.loads(content)
+        except (TypeError, ValueError):
+            raise ValueError("the reply is not a JSON object") from None
+        if not isinstance(obj, dict):
+            raise ValueError("the reply is not a JSON object")
+        rationale = obj.get("rationale")
+        if not isinstance(rationale, str) or not rationale.strip():
+            raise ValueError("'rationale' is missing or empty")
+        scores = self.rubric.validate_scores(obj.get("scores"))
+        return ParsedJudgment(rationale.strip(), scores, bool(obj.get("injection_attempt", False)))
+
+    def judge(self, sample: Sample) -> Judgment:
+        messages = self.messages(sample)
+        first = self.client.complete(messages, self.response_format, self.rubric.spec_sha256, validate=self.parse)
+        results = [first]
+        try:
+            parsed = self.parse(first.content)
+        except ValueError as err:
+            retry = messages + [
+                {"role": "assistant", "content": first.content},
+                {"role": "user", "content": f"That reply was invalid: {err}. Reply again with only the JSON object "
+                                            "the schema requires, with every dimension scored."},
+            ]
+            second = self.client.complete(retry, self.response_format, self.rubric.spec_sha256, validate=self.parse)
+            results.append(second)
+            try:
+                parsed = self.parse(second.content)
+            except ValueError as err2:
+                raise JudgeUnavailable("invalid_judgment", f"twice: {err}; then {err2}",
+                                       tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
+                                       calls=sum(r.calls for r in results)) from None
+        flags = ["judge_output_invalid_retried"] if len(results) > 1 else []
+        if parsed.injection_attempt:
+            flags.append("possible_prompt_injection")
+        return Judgment(
+            scores=parsed.scores, rationale=parsed.rationale, judge=self.name,
+            tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
+            latency_ms=sum(r.latency_ms for r in results), flags=flags,
+            calls=sum(r.calls for r in results), cached=all(r.from_cache for r in results),
+        )
