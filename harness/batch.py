@@ -1,0 +1,395 @@
+"""Grade through the OpenAI Batch API: half the price, for work that can wait (results within 24 h).
+
+``grade_batch`` produces the same results.json entries as the online path (``harness.grading.grade``): every result
+is built by ``grading.grade_one`` with a per-sample judge that hands back the batch's outcome, so the schema, the
+fallback rules and the flags are shared, not copied.
+
+1. Samples whose request is in the response cache are judged from it (no submission, exactly as online); empty outputs
+   get the lowest scores (``empty_output``) as online. The rest become one JSONL line each, whose body is
+   ``JudgeClient.request_body`` - the very body the online path sends.
+2. Budget: the worst case at the batch price must fit what is left of ``client.budget_usd``, else nothing is
+   submitted and those samples are graded offline, flagged ``fallback_offline:budget_exhausted``.
+3. One ``files.create`` + one ``batches.create``; the state file (``state_path``) is written atomically right after.
+   A run started again for the same job (same request lines, same endpoint) finds it and resumes polling that batch
+   instead of paying again; a state file for another job is ignored with a warning and overwritten.
+4. Poll until the batch ends; a valid judgment is cached (a re-run is free) and its spend accounted at the batch price.
+   Per sample: an invalid judgment is asked again online once (``judge.judge``: retries and budget apply), else it
+   falls back (``fallback_offline:invalid_judgment`` + ``judge_output_invalid``); a request that errored ->
+   ``fallback_offline:batch_error``; a line missing from an expired / cancelled / incomplete batch ->
+   ``fallback_offline:batch_incomplete``; a failed batch -> ``fallback_offline:batch_failed``.
+5. The state file is deleted once the batch's results have been collected. It is kept (so that a re-run resumes)
+   when the run is interrupted, when polling gives up (``max_wait_s``: ``fallback_offline:batch_timeout``), or when
+   the batch's status or files cannot be read (``fallback_offline:batch_error``).
+
+A batch judgment's ``latency_ms`` is 0: the Batch API reports no per-request latency.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import openai
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+from .cache import CachedResponse
+from .client import JudgeClient, _is_retryable
+from .grading import GradeRun, grade_one, summarize
+from .io import write_json_atomic
+from .judges import Judge
+from .judges.llm import LLMJudge
+from .pricing import cost_usd, count_message_tokens
+from .rubric import Rubric
+from .types import BudgetExhausted, JudgeUnavailable, Judgment, Sample
+
+ENDPOINT = "/v1/chat/completions"
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+
+
+@dataclass
+class _Request:
+    index: int
+    sample: Sample
+    messages: list[dict]
+    custom_id: str
+    body: dict
+
+
+@dataclass
+class _Invalid:
+    """A 200 whose judgment failed validation: asked again online once."""
+
+    tokens: int
+    error: str
+
+
+@dataclass
+class _BatchInfo:
+    batch_id: str | None = None
+    status: str = "not_submitted"
+    request_counts: dict = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
+    resumed: bool = False
+
+    def as_dict(self) -> dict:
+        return {"batch_id": self.batch_id, "status": self.status, "request_counts": dict(self.request_counts),
+                "resumed": self.resumed}
+
+
+def grade_batch(samples: list[Sample], rubric: Rubric, judge: LLMJudge, fallback: Judge, state_path: str | Path,
+                poll_interval_s: float, sleep: Callable[[float], None] = time.sleep,
+                max_wait_s: float = 86400) -> GradeRun:
+    """Grade ``samples`` through one Batch API job; results in input order, same schema and flags as online."""
+    t0 = time.perf_counter()
+    client = judge.client
+    state_path = Path(state_path)
+    requests = _pending_requests(samples, rubric, judge)
+    outcomes: dict[int, Judgment | JudgeUnavailable | _Invalid] = {}
+    info = _BatchInfo()
+    if requests:
+        try:
+            _run_batch(requests, rubric, judge, state_path, poll_interval_s, sleep, max_wait_s, outcomes, info)
+        except KeyboardInterrupt:
+            if info.batch_id and state_path.exists():
+                print(f"batch {info.batch_id} keeps running: run the same command again to resume it, "
+                      f"nothing is submitted twice (state: {state_path})", file=sys.stderr)
+            raise
+    per_sample = _BatchOutcomes(judge, outcomes)
+    results = []
+    for i, sample in enumerate(samples):
+        per_sample.index = i
+        results.append(grade_one(sample, rubric, per_sample, fallback))
+    summary = summarize(results, rubric, judge, time.perf_counter() - t0)
+    summary["batch"] = info.as_dict()
+    return GradeRun(results, summary)
+
+
+# ---- building the job ----------------------------------------------------------------------------------------------
+def _pending_requests(samples: list[Sample], rubric: Rubric, judge: LLMJudge) -> list[_Request]:
+    """One request per sample that needs the LLM: not empty, not already in the response cache."""
+    client = judge.client
+    out = []
+    for i, s in enumerate(samples):
+        if not s.output.strip():
+            continue  # grade_one gives it the lowest scores, flagged empty_output
+        messages = judge.messages(s)
+        key = client.key_for(messages, judge.response_format, rubric.spec_sha256)
+        if client.cache is not None and client.cache.get(key) is not None:
+            continue  # judged from the cache, as online
+        custom_id = f"{i}-{hashlib.sha256(s.id.encode('utf-8')).hexdigest()[:10]}"
+        out.append(_Request(i, s, messages, custom_id, client.request_body(messages, judge.response_format)))
+    return out
+
+
+def _jsonl(requests: list[_Request]) -> bytes:
+    return "".join(json.dumps({"custom_id": r.custom_id, "method": "POST", "url": ENDPOINT, "body": r.body},
+                              ensure_ascii=False, separators=(",", ":")) + "\n" for r in requests).encode("utf-8")
+
+
+def _job_hash(client: JudgeClient, requests: list[_Request]) -> str:
+    canonical = json.dumps({"endpoint": client.endpoint, "requests": [[r.custom_id, r.body] for r in requests]},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# ---- running it --------------------------------------------------------------------------------------------------
+def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_path: Path, poll_interval_s: float,
+               sleep: Callable[[float], None], max_wait_s: float,
+               outcomes: dict[int, Judgment | JudgeUnavailable | _Invalid], info: _BatchInfo) -> None:
+    """Submit (or resume) the batch, wait for it and turn its lines into ``outcomes``; ``info`` is updated."""
+    client = judge.client
+    sdk = client.sdk
+    job = _job_hash(client, requests)
+
+    def fail_all(reason: str, detail: str) -> None:
+        for r in requests:
+            outcomes.setdefault(r.index, JudgeUnavailable(reason, detail))
+
+    try:
+        batch = _resume(client, state_path, job, sleep)
+    except (openai.OpenAIError, ValueError) as e:
+        print(f"warning: cannot read the batch recorded in {state_path} ({_describe(e)}); {len(requests)} sample(s) "
+              "are graded offline and flagged. Run again to resume it", file=sys.stderr)
+        fail_all("batch_error", f"cannot read the batch in {state_path}: {_describe(e)}")
+        return
+    if batch is not None:
+        info.resumed = True
+    else:
+        try:
+            _check_budget(client, requests)
+        except BudgetExhausted as e:
+            print(f"warning: batch not submitted, {e}; {len(requests)} sample(s) are graded offline and flagged",
+                  file=sys.stderr)
+            for r in requests:
+                outcomes[r.index] = BudgetExhausted(str(e))
+            return
+        try:
+            batch = _submit(client, requests, job, state_path, sleep)
+        except (openai.OpenAIError, ValueError) as e:
+            print(f"warning: batch submission failed ({_describe(e)}); {len(requests)} sample(s) are graded offline "
+                  "and flagged", file=sys.stderr)
+            fail_all("batch_error", f"submission failed: {_describe(e)}")
+            return
+    info.batch_id = batch.id
+    _note(info, batch)
+
+    # Poll until the batch ends. The state file stays on disk until its results are in hand.
+    waited, last = 0.0, None
+    while batch.status not in TERMINAL:
+        progress = (batch.status, tuple(sorted(info.request_counts.items())))
+        if progress != last:
+            counts = info.request_counts
+            print(f"batch {batch.id}: {batch.status}, {counts['completed']}/{counts['total']} done, "
+                  f"{counts['failed']} failed", file=sys.stderr)
+            last = progress
+        if waited >= max_wait_s:
+            print(f"warning: batch {batch.id} still {batch.status} after {waited:g}s; unjudged samples are graded "
+                  f"offline and flagged. It keeps running: run again to resume it (state: {state_path})",
+                  file=sys.stderr)
+            fail_all("batch_timeout", f"batch {batch.id} still {batch.status} after {waited:g}s")
+            return
+        sleep(poll_interval_s)
+        waited += poll_interval_s
+        try:
+            batch = _api(client, sleep, sdk.batches.retrieve, batch.id)
+        except (openai.OpenAIError, ValueError) as e:
+            print(f"warning: cannot read batch {batch.id} ({_describe(e)}); unjudged samples are graded offline and "
+                  f"flagged. Run again to resume it (state: {state_path})", file=sys.stderr)
+            fail_all("batch_error", f"cannot read batch {batch.id}: {_describe(e)}")
+            return
+        _note(info, batch)
+    counts = info.request_counts
+    print(f"batch {batch.id}: {batch.status}, {counts['completed']}/{counts['total']} done, {counts['failed']} failed",
+          file=sys.stderr)
+
+    try:
+        lines = [*_read_lines(client, sleep, batch.output_file_id), *_read_lines(client, sleep, batch.error_file_id)]
+    except (openai.OpenAIError, ValueError) as e:
+        print(f"warning: cannot download the results of batch {batch.id} ({_describe(e)}); unjudged samples are "
+              f"graded offline and flagged. Run again to retry (state: {state_path})", file=sys.stderr)
+        fail_all("batch_error", f"cannot download results: {_describe(e)}")
+        return
+    by_id = {r.custom_id: r for r in requests}
+    for line in lines:
+        r = by_id.get(line.get("custom_id")) if isinstance(line, dict) else None
+        if r is not None and r.index not in outcomes:
+            outcomes[r.index] = _outcome(line, r, rubric, judge)
+
+    missing = [r for r in requests if r.index not in outcomes]
+    if missing:
+        errors = "; ".join(str(getattr(e, "message", None) or e) for e in ((batch.errors and batch.errors.data) or []))
+        if batch.status == "failed":
+            reason, detail = "batch_failed", f"batch {batch.id} failed" + (f": {errors}" if errors else "")
+        else:
+            reason, detail = "batch_incomplete", f"no result for this request in batch {batch.id} ({batch.status})"
+        print(f"warning: batch {batch.id} {batch.status}" + (f" ({errors})" if errors else "")
+              + f"; {len(missing)} of {len(requests)} sample(s) without a result are graded offline and flagged",
+              file=sys.stderr)
+        fail_all(reason, detail)
+    state_path.unlink(missing_ok=True)  # results collected: a re-run must not resume this batch
+
+
+def _resume(client: JudgeClient, state_path: Path, job: str, sleep: Callable[[float], None]):
+    """The batch recorded in the state file for this same job, or None (no, unreadable or foreign state file)."""
+    if not state_path.exists():
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        batch_id = state["batch_id"]
+        state_job = state["job"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"warning: ignoring unreadable batch state file {state_path} ({e}); submitting a new batch",
+              file=sys.stderr)
+        return None
+    if state_job != job:
+        print(f"warning: ignoring batch state file {state_path}: it is for a different job (batch {batch_id}); "
+              "submitting a new batch", file=sys.stderr)
+        return None
+    try:
+        batch = _api(client, sleep, client.sdk.batches.retrieve, batch_id)
+    except openai.NotFoundError:
+        print(f"warning: batch {batch_id} from {state_path} is not found at {client.endpoint}; submitting a new batch",
+              file=sys.stderr)
+        return None
+    print(f"batch: resuming {batch_id} from {state_path} ({state.get('n_requests', '?')} request(s), "
+          "no new submission)", file=sys.stderr)
+    return batch
+
+
+def _check_budget(client: JudgeClient, requests: list[_Request]) -> None:
+    d = client.decoding
+    worst = sum(cost_usd(d.model, count_message_tokens(r.messages), d.max_completion_tokens, batch=True)
+                for r in requests)
+    with client._lock:  # the client's own accounting: spent + in flight + this job must fit the budget
+        stopped = client._stopped
+        spent, reserved = client.usage.spent_usd, client._reserved_usd
+    if stopped:
+        raise BudgetExhausted(stopped)
+    if spent + reserved + worst > client.budget_usd:
+        reason = (f"stopped before --budget-usd {client.budget_usd:g}: spent ${spent:.4f}, batch of {len(requests)} "
+                  f"request(s) up to ${worst:.4f} at the batch price")
+        client._stop(reason)  # as online: no further call in this run, so which samples got the LLM stays predictable
+        raise BudgetExhausted(reason)
+
+
+def _submit(client: JudgeClient, requests: list[_Request], job: str, state_path: Path,
+            sleep: Callable[[float], None]):
+    sdk = client.sdk
+    upload = _api(client, sleep, sdk.files.create, file=("batch_input.jsonl", _jsonl(requests), "application/jsonl"),
+                  purpose="batch")
+    # Not retried on timeouts or dropped connections: the batch may have been created, and a second one is paid twice.
+    batch = _api(client, sleep, sdk.batches.create, input_file_id=upload.id, endpoint=ENDPOINT,
+                 completion_window="24h", metadata={"job": job}, create=True)
+    write_json_atomic(state_path, {"batch_id": batch.id, "input_file_id": upload.id, "job": job,
+                                   "created_at": batch.created_at, "n_requests": len(requests)})
+    print(f"batch: submitted {batch.id} ({len(requests)} request(s); state in {state_path}, "
+          "an interrupted run resumes it)", file=sys.stderr)
+    return batch
+
+
+def _api(client: JudgeClient, sleep: Callable[[float], None], fn, *args, create: bool = False, **kwargs):
+    """A Batch/Files API call with the client's retry policy (the SDK's own retries are off)."""
+
+    def retryable(exc: BaseException) -> bool:
+        if create and not isinstance(exc, openai.APIStatusError):
+            return False
+        return _is_retryable(exc)
+
+    return Retrying(retry=retry_if_exception(retryable), stop=stop_after_attempt(client.max_attempts),
+                    wait=client._wait, sleep=sleep, reraise=True)(fn, *args, **kwargs)
+
+
+def _read_lines(client: JudgeClient, sleep: Callable[[float], None], file_id: str | None) -> list[dict]:
+    if not file_id:
+        return []
+    data = _api(client, sleep, client.sdk.files.content, file_id)
+    text = data.content.decode("utf-8") if hasattr(data, "content") else str(data)
+    lines = []
+    for raw in text.splitlines():
+        if raw.strip():
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                continue  # an unreadable line: its sample is reported as missing (batch_incomplete)
+    return lines
+
+
+def _note(info: _BatchInfo, batch) -> None:
+    info.status = batch.status
+    rc = batch.request_counts
+    if rc is not None:
+        info.request_counts = {"total": rc.total, "completed": rc.completed, "failed": rc.failed}
+
+
+def _describe(e: BaseException) -> str:
+    status = getattr(e, "status_code", None)
+    return f"HTTP {status}" if status else type(e).__name__
+
+
+# ---- one output line -> one outcome ------------------------------------------------------------------------------
+def _outcome(line: dict, r: _Request, rubric: Rubric, judge: LLMJudge) -> Judgment | JudgeUnavailable | _Invalid:
+    client = judge.client
+    response = line.get("response") if isinstance(line.get("response"), dict) else None
+    error = line.get("error")
+    status = response.get("status_code") if response else None
+    body = response.get("body") if response else None
+    if error or status != 200 or not isinstance(body, dict):
+        code = (error or {}).get("code") if isinstance(error, dict) else None
+        detail = f"HTTP {status}" if status is not None else f"request error {code or error!r}"
+        kind = f"batch_{status or code or 'error'}"
+        with client._lock:
+            client.usage.errors[kind] = client.usage.errors.get(kind, 0) + 1
+        return JudgeUnavailable("batch_error", detail)
+    usage = body.get("usage") or {}
+    pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    with client._lock:  # billed whether or not the judgment is usable, at the batch price
+        client.usage.prompt_tokens += pt
+        client.usage.completion_tokens += ct
+        client.usage.cached_tokens += cached
+        client.usage.spent_usd += cost_usd(client.decoding.model, pt, ct, cached, batch=True)
+    try:
+        content = body["choices"][0]["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return JudgeUnavailable("batch_error", "response body is not a chat completion")
+    try:
+        parsed = judge.parse(content)
+    except ValueError as e:
+        return _Invalid(pt + ct, str(e))
+    if client.cache is not None:
+        client.cache.put(client.key_for(r.messages, judge.response_format, rubric.spec_sha256),
+                         CachedResponse(content, pt, ct, cached), client.decoding.model)
+    # As LLMJudge.judge builds a first-time valid judgment.
+    return Judgment(scores=parsed.scores, rationale=parsed.rationale, judge=judge.name, tokens_used=pt + ct,
+                    latency_ms=0, flags=["possible_prompt_injection"] if parsed.injection_attempt else [],
+                    calls=0, cached=False)
+
+
+class _BatchOutcomes:
+    """A Judge for grade_one that hands back the batch's outcome for the sample at ``index``."""
+
+    def __init__(self, judge: LLMJudge, outcomes: dict[int, Judgment | JudgeUnavailable | _Invalid]):
+        self.name = judge.name
+        self.client = judge.client
+        self._judge, self._outcomes = judge, outcomes
+        self.index = -1
+
+    def judge(self, sample: Sample) -> Judgment:
+        outcome = self._outcomes.get(self.index)
+        if outcome is None:  # not submitted: in the response cache (or it entered it meanwhile), judged as online
+            return self._judge.judge(sample)
+        if isinstance(outcome, Judgment):
+            return outcome
+        if isinstance(outcome, JudgeUnavailable):
+            raise outcome
+        try:  # an invalid batch judgment: one online re-ask through the normal judge (retries, budget, validation)
+            j = self._judge.judge(sample)
+        except JudgeUnavailable as err:
+            err.tokens_used += outcome.tokens
+            raise
+        j.tokens_used += outcome.tokens
+        j.flags = ["judge_output_invalid_retried", *j.flags]
+        return j
