@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     summary_out = check_output_path(args.summary or out.with_name(out.stem + ".summary.json"))
     samples = load_samples(args.samples)
     setup = build_judges(args)
-    estimate = preflight(setup, samples, args.force, batch=args.batch)
+    estimate = preflight(setup, samples, args.force, batch=args.batch, strict=args.judge == "llm")
     if args.batch and setup.client is not None:
         state = check_output_path(args.batch_state or out.with_name(out.stem + ".batch.json"))
         run = grade_batch(samples, setup.rubric, setup.judge, setup.fallback, state, args.poll_interval)

@@ -89,10 +89,13 @@ def open_cache(path: str | None) -> ResponseCache | None:
         return None
 
 
-def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool = False) -> dict | None:
+def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool = False,
+              strict: bool = True) -> dict | None:
     """Estimate the job's worst-case cost before the first call; refuse (exit 2) when it exceeds the budget.
 
     Samples already in the response cache and empty outputs cost nothing and are left out of the estimate.
+    ``strict=False`` (``--judge auto``, the sandbox contract that has no --force) warns instead of refusing: the
+    running cap then stops calling at the budget and the rest is graded offline, flagged. Results beat none.
     """
     if setup.client is None:
         return None
@@ -114,7 +117,16 @@ def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool
            "prices_read_on": PRICES_READ_ON}
     print(f"pre-flight: {to_call} call(s), ~{prompt_tokens} prompt tokens ({est['token_count_method']}), "
           f"worst case ${worst:.4f} of ${client.budget_usd:g} budget", file=sys.stderr)
-    if worst > client.budget_usd and not force:
+    est["decision"] = "within_budget"
+    if worst > client.budget_usd:
+        if force:
+            est["decision"] = "over_budget_forced"
+            return est
+        if not strict:
+            est["decision"] = "over_budget_proceed_with_cap"
+            print(f"warning: the worst case exceeds the budget; the LLM judges until ${client.budget_usd:g} is "
+                  "reached and the rest is graded offline, flagged (--judge llm refuses instead)", file=sys.stderr)
+            return est
         raise InputError("--budget-usd", f"estimated worst-case cost ${worst:.4f} for {to_call} call(s) exceeds the "
                                          f"budget ${client.budget_usd:g}; raise --budget-usd or pass --force")
     return est

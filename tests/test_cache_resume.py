@@ -124,7 +124,7 @@ def test_ten_thousand_samples_at_concurrency_64_with_bounded_memory(server, tmp_
                            [{"id": f"s{i}", "input_ticket": TICKET, "model_output": f"Refunds fixed, case {i}."}
                             for i in range(n)])
         code = ("import resource, sys, run; sys.argv = ['run.py', '--samples', %r, '--rubric', %r, '--output', %r, "
-                "'--no-cache', '--concurrency', '64', '--quiet']\ntry:\n    run.main()\nfinally:\n"
+                "'--no-cache', '--concurrency', '64', '--quiet', '--budget-usd', '100']\ntry:\n    run.main()\nfinally:\n"
                 "    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
                 % (str(sfile), str(tmp_path / "r.json"), str(tmp_path / f"o{n}.json")))
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},

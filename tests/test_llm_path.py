@@ -138,17 +138,19 @@ def test_402_under_concurrency_makes_no_call_after_it(server, tmp_path):
     assert len(results) == 60 and sum(r["judge"] == "offline" for r in results) >= 60 - len(calls)
 
 
-def test_budget_preflight_refuses_and_running_cap_stops_before_overspending(server, tmp_path):
-    proc, results = llm_run(server, tmp_path, make_samples(20), "--budget-usd", "0.001")
+@pytest.mark.parametrize("mode", [["--judge", "llm", "--force"], []])
+def test_budget_preflight_refuses_and_running_cap_stops_before_overspending(server, tmp_path, mode):
+    proc, results = llm_run(server, tmp_path, make_samples(20), "--budget-usd", "0.001", "--judge", "llm")
     assert proc.returncode == 2 and results is None and server.chat_calls() == []
-    assert "exceeds the budget" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
-    # with --force the run starts but stops calling before the budget could be passed
-    proc, results = llm_run(server, tmp_path, make_samples(20), "--budget-usd", "0.001", "--force",
-                            "--concurrency", "1")
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: --budget-usd: estimated worst-case cost")
+    # with --force, or in auto mode (the sandbox contract has no --force), the run starts but stops calling
+    # before the budget could be passed, and grades the rest offline, flagged
+    proc, results = llm_run(server, tmp_path, make_samples(20), "--budget-usd", "0.001", "--concurrency", "1", *mode)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "results.summary.json").read_text())
     assert 0 < summary["api"]["calls"] < 20 and summary["api"]["spent_usd"] <= 0.001
     assert sum("fallback_offline:budget_exhausted" in r["flags"] for r in results) == 20 - summary["api"]["calls"]
+    assert summary["preflight"]["decision"] == ("over_budget_forced" if mode else "over_budget_proceed_with_cap")
 
 
 def test_concurrency_keeps_input_order(server, tmp_path):
