@@ -1,0 +1,463 @@
+"""report.md and the plots for a calibration document (``harness.calibration.calibrate``'s output).
+
+The report answers four questions in plain language, each with the figures behind the verdict:
+(1) does the judge agree with the experts, and how close is it to the experts' agreement with each other?
+(2) does it reward length, formality or hedging? (3) can it tell good from mediocre with 30 samples at p < 0.05?
+(4) what does it cost? Verdicts say what the intervals allow, no more: a wide interval is reported as such.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+__all__ = ["confusion_png", "md_table", "probes_png", "render_report", "HEADINGS"]
+
+HEADINGS = (
+    "## 1. Does it agree with the experts?",
+    "## 2. Does it reward length, formality or hedging?",
+    "## 3. Can it tell good from mediocre with 30 samples at p < 0.05?",
+    "## 4. What does it cost?",
+)
+
+
+# ---- formatting -----------------------------------------------------------------------------------------------
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
+    """A GitHub-flavoured markdown table. ``align``: one char per column, "l" or "r" (default: first l, rest r)."""
+    align = align or ("l" + "r" * (len(headers) - 1))
+
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |",
+             "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _f(x: object, nd: int = 2, signed: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:+d}" if signed else str(x)
+    return f"{x:+.{nd}f}" if signed else f"{x:.{nd}f}"
+
+
+def _ci(ci: Sequence | None, nd: int = 2, signed: bool = False) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "[n/a]"
+    return f"[{_f(ci[0], nd, signed)}, {_f(ci[1], nd, signed)}]"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _strength(k: float) -> str:
+    """Landis & Koch's conventional labels, used only as words next to the number."""
+    if k >= 0.8:
+        return "strong"
+    if k >= 0.6:
+        return "substantial"
+    if k >= 0.4:
+        return "moderate"
+    if k >= 0.2:
+        return "weak"
+    return "poor"
+
+
+# ---- question 1 -----------------------------------------------------------------------------------------------
+
+def _ceiling_verdict(a: dict, c: dict | None) -> str:
+    """One clause comparing the judge's quadratic kappa with the experts' pairwise mean."""
+    k, ci = a.get("kappa_quadratic"), a.get("kappa_quadratic_ci") or [None, None]
+    if k is None:
+        return "quadratic kappa undefined (one side used a single category)"
+    head = f"quadratic kappa {_f(k)} {_ci(ci)}"
+    hk = c.get("kappa_quadratic_pairwise_mean") if c else None
+    if hk is None:
+        return f"{head}: {_strength(k)} agreement; no human ceiling to compare with"
+    head += f" vs experts' {_f(hk)}"
+    lo, hi = ci
+    if lo is not None and lo > hk:
+        return f"{head}: above the experts' agreement with each other (the expert mean is less noisy than one expert)"
+    if hi is not None and hi >= hk:
+        return f"{head}: consistent with the human ceiling (the interval reaches it)"
+    gap = hk - k
+    if gap <= 0.1:
+        return f"{head}: slightly below the human ceiling"
+    if gap <= 0.25:
+        return f"{head}: below the human ceiling"
+    return f"{head}: well below the human ceiling"
+
+
+def _bias_clause(a: dict) -> str:
+    b, ci = a.get("mean_bias"), a.get("mean_bias_ci") or [None, None]
+    if b is None or ci[0] is None:
+        return ""
+    if ci[0] > 0:
+        return f"; lenient by {_f(b, signed=True)} points {_ci(ci, signed=True)}"
+    if ci[1] < 0:
+        return f"; strict by {_f(b, signed=True)} points {_ci(ci, signed=True)}"
+    return ""
+
+
+def _section_agreement(doc: dict) -> list[str]:
+    out = [HEADINGS[0], ""]
+    if not doc.get("dimensions"):
+        return out + ["**Verdict:** not measured: no expert grades were given.", ""]
+    ceiling = doc.get("human_ceiling") or {}
+    n = doc["n_items"]
+    raters = doc.get("raters") or []
+    overall = doc["overall"]
+    verdict = f"**Verdict (overall score):** {_ceiling_verdict(overall, ceiling.get('overall'))}{_bias_clause(overall)}."
+    out += [verdict, ""]
+    for key, a in doc["dimensions"].items():
+        out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key))}{_bias_clause(a)}.")
+    caveats = []
+    if n < 50:
+        caveats.append(f"only {n} expert-graded items: every interval is wide, read the bounds, not the points")
+    if len(raters) >= 2:
+        caveats.append(f"judge compared with the mean of {len(raters)} raters ({', '.join(raters)}); the ceiling is "
+                       "the raters' mean pairwise agreement")
+    else:
+        caveats.append("one rater: there is no human ceiling, so agreement cannot be put in context")
+    out += ["", "Notes: " + "; ".join(caveats) + ".", ""]
+    headers = ["dimension", "judge κq [95% CI]", "experts κq (pairwise)", "judge Spearman [95% CI]",
+               "experts Spearman (LOO)", "exact", "within one", "mean bias [95% CI]", "κ", "κ linear", "Kendall"]
+    rows = []
+    for key, a in [*doc["dimensions"].items(), ("overall", overall)]:
+        c = ceiling.get(key) or {}
+        rows.append([key, f"{_f(a['kappa_quadratic'])} {_ci(a.get('kappa_quadratic_ci'))}",
+                     _f(c.get("kappa_quadratic_pairwise_mean")),
+                     f"{_f(a['spearman'])} {_ci(a.get('spearman_ci'))}", _f(c.get("spearman_leave_one_out_mean")),
+                     _f(a["exact"]), _f(a["within_one"]),
+                     f"{_f(a['mean_bias'], signed=True)} {_ci(a.get('mean_bias_ci'), signed=True)}",
+                     _f(a["kappa"]), _f(a["kappa_linear"]), _f(a["kendall"])])
+    out += [md_table(headers, rows), ""]
+    if ceiling:
+        h2 = ["dimension", "κq pairwise mean", "α ordinal", "α interval", "pairs (κq)"]
+        r2 = []
+        for key, c in ceiling.items():
+            pairs = ", ".join(f"{_pair_label(p, raters)} {_f(v.get('kappa_quadratic'))}"
+                              for p, v in c.get("pairs", {}).items())
+            r2.append([key, _f(c.get("kappa_quadratic_pairwise_mean")), _f(c.get("krippendorff_alpha_ordinal")),
+                       _f(c.get("krippendorff_alpha_interval")), pairs])
+        out += ["Human ceiling (experts against each other):", "", md_table(h2, r2, "lrrrl"), ""]
+    per = {k: a.get("per_rater") for k, a in [*doc["dimensions"].items(), ("overall", overall)] if a.get("per_rater")}
+    if per:
+        h3 = ["dimension", *[f"judge vs {r} κq" for r in raters]]
+        r3 = [[k, *[_f((v.get(r) or {}).get("kappa_quadratic")) for r in raters]] for k, v in per.items()]
+        out += ["Judge against each rater:", "", md_table(h3, r3), ""]
+    return out
+
+
+def _pair_label(pair: str, raters: list[str]) -> str:
+    try:
+        a, b = (int(x[1:]) for x in pair.split("-"))
+        return f"{raters[a]}-{raters[b]}"
+    except (ValueError, IndexError):
+        return pair
+
+
+# ---- question 2 -----------------------------------------------------------------------------------------------
+
+_FEATURE_WORDS = {"length": "length (words)", "formality": "formality (net formal markers / 100 words)",
+                  "hedging": "hedging (hedges / 100 words)"}
+
+
+def _probe_clause(doc: dict, name: str) -> str | None:
+    entry = (doc.get("probes") or {}).get(name)
+    meta = (doc.get("probe_meta") or {}).get(name) or {}
+    if not entry:
+        return None
+    o = entry.get("overall") or {}
+    if o.get("delta") is None:
+        return f"probe not applicable to any sample ({meta.get('n_skipped', 0)} skipped)"
+    flagged = [k for k, e in entry.items() if e.get("flagged")]
+    base = (f"the {name} probe moved the overall score by {_f(o['delta'], signed=True)} {_ci(o['ci'], signed=True)} "
+            f"on {meta.get('n_applicable')} rewritten samples")
+    if flagged:
+        worst = max((entry[k] for k in flagged), key=lambda e: abs(e["delta"]))
+        direction = "rewards" if worst["delta"] > 0 else "penalises"
+        return (f"{base}; FLAGGED on {', '.join(flagged)}: the judge {direction} it "
+                f"(largest change {_f(worst['delta'], signed=True)} {_ci(worst['ci'], signed=True)})")
+    return f"{base}; not flagged (no change of {doc.get('invariance_min_effect', 0.25):g}+ points with an interval " \
+           "excluding 0)"
+
+
+def _obs_clause(b: dict | None) -> str | None:
+    if not b:
+        return None
+    rho, ci = b.get("spearman"), b.get("ci") or [None, None]
+    if rho is None:
+        return "residual correlation undefined (constant feature or too few items)"
+    txt = f"Spearman of the judge's residual with the feature {_f(rho, signed=True)} {_ci(ci, signed=True)}, p {_p(b.get('p'))}"
+    if ci[0] is not None and (ci[0] > 0 or ci[1] < 0):
+        return txt + (": the judge over-scores as the feature grows" if rho > 0 else
+                      ": the judge under-scores as the feature grows")
+    return txt + ": no detectable association at this sample size"
+
+
+def _section_bias(doc: dict) -> list[str]:
+    out = [HEADINGS[1], ""]
+    bias = doc.get("bias") or {}
+    lines = []
+    for feat in ("length", "formality", "hedging"):
+        parts = []
+        pc = _probe_clause(doc, feat)
+        if pc:
+            parts.append(pc)
+        oc = _obs_clause(bias.get(feat))
+        if oc:
+            parts.append("observationally, " + oc)
+        if not parts:
+            parts.append("not measured (no experts and no probes)")
+        lines.append(f"- **{feat}**: " + "; ".join(parts) + ".")
+    flagged = [f for f in ("length", "formality", "hedging")
+               if any(e.get("flagged") for e in ((doc.get("probes") or {}).get(f) or {}).values())]
+    obs = [f for f in ("length", "formality", "hedging")
+           if (bias.get(f) or {}).get("ci") and None not in bias[f]["ci"] and (bias[f]["ci"][0] > 0 or bias[f]["ci"][1] < 0)]
+    if flagged:
+        verdict = f"yes: the probes show the judge moves with {', '.join(flagged)} when the content is unchanged"
+    elif obs:
+        dirs = ", ".join(f"{f} ({'over' if bias[f]['spearman'] > 0 else 'under'}-scores as it grows)" for f in obs)
+        verdict = (f"not shown by the probes{'' if doc.get('probes') else ' (not run: use --probes)'}, but on the "
+                   f"expert-graded set the judge's residuals follow {dirs}; observational, so possibly confounded "
+                   "with quality")
+    elif doc.get("probes"):
+        verdict = ("no detectable effect: no invariance probe was flagged"
+                   + (" and the residual correlations' intervals include 0" if bias else
+                      " (no expert grades: no observational check)"))
+    elif not bias:
+        verdict = "not measured: no expert grades and no probes (use --probes)"
+    else:
+        verdict = ("no detectable association in the residuals, but the probes were not run (use --probes for a "
+                   "controlled test)")
+    out += [f"**Verdict:** {verdict}.", ""] + lines + [""]
+    probes = doc.get("probes") or {}
+    meta = doc.get("probe_meta") or {}
+    if probes:
+        inj = _probe_clause(doc, "injection")
+        if inj:
+            out += [f"- **injection** (a note asking the grader for full marks): {inj}.", ""]
+        sens = [n for n in probes if meta.get(n, {}).get("kind") == "sensitivity"]
+        if sens:
+            out.append("Sensitivity probes (damaged outputs; the judge must lower the target dimension):")
+            out.append("")
+            for n in sens:
+                m, t = meta[n], meta[n].get("target")
+                e = probes[n].get(t) or {}
+                if e.get("delta") is None:
+                    out.append(f"- **{n}** ({t}): not applicable to any sample: not shown to be sensitive (FAILURE).")
+                    continue
+                status = ("FAILURE: the interval does not lie below 0, the judge does not reliably notice"
+                          if e.get("flagged") else "passes: the judge reliably lowers it")
+                out.append(f"- **{n}** -> {t}: mean change {_f(e['delta'], signed=True)} "
+                           f"{_ci(e['ci'], signed=True)}, lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
+                           f"of {m['n_applicable']} applicable samples; {status}.")
+            out.append("")
+        headers = ["probe", "kind", "applicable / skipped", "fallbacks", *[k for k in doc["rubric"]["keys"]], "overall"]
+        rows = []
+        for n, entry in probes.items():
+            m = meta.get(n, {})
+            cells = []
+            for k in [*doc["rubric"]["keys"], "overall"]:
+                e = entry.get(k) or {}
+                mark = " **⚑**" if e.get("flagged") else ""
+                tgt = " (target)" if e.get("target") else ""
+                cells.append(f"{_f(e.get('delta'), signed=True)} {_ci(e.get('ci'), signed=True)}{tgt}{mark}")
+            rows.append([n, m.get("kind", ""), f"{m.get('n_applicable')} / {m.get('n_skipped')}", m.get("fallbacks", 0),
+                         *cells])
+        out += ["Probe deltas (rewritten minus original, mean over applicable samples, 95% bootstrap CI; ⚑ = flagged):",
+                "", md_table(headers, rows, "ll" + "r" * (len(headers) - 2)), ""]
+        not_run = [n for n, m in meta.items() if m.get("not_run")]
+        if not_run:
+            out += [f"Not run: {', '.join(not_run)} ({meta[not_run[0]]['not_run']}).", ""]
+        out += ["Probes:", ""] + [f"- `{n}` ({m['kind']}): {m['description']}" for n, m in meta.items()] + [""]
+    if bias:
+        rows = [[_FEATURE_WORDS[f], _f(b.get("spearman"), signed=True), _ci(b.get("ci"), signed=True), _p(b.get("p")),
+                 _f(b.get("feature_mean"), 1)] for f, b in bias.items()]
+        out += ["Observational check on the expert-graded set (residual = judge overall - expert overall; a "
+                "correlation here can also come from the feature going with quality, the probes are the "
+                "controlled test):", "",
+                md_table(["feature", "Spearman", "95% CI", "p", "mean feature"], rows), ""]
+    return out
+
+
+# ---- question 3 -----------------------------------------------------------------------------------------------
+
+def _section_power(doc: dict) -> list[str]:
+    out = [HEADINGS[2], ""]
+    pw = doc.get("power") or {}
+    if pw.get("source") is None:
+        return out + ["**Verdict:** not estimated: fewer than 3 items in a group (add expert grades, or use "
+                      "--probes so damaged rewrites can stand in for mediocre outputs).", ""]
+    p30, n80, p = pw.get("power_at_30"), pw.get("n_for_80"), pw.get("p_value")
+    if p30 is None:
+        verdict = "undefined"
+    elif p30 >= 0.8:
+        verdict = f"yes: with 30 per group the one-sided test reaches p < 0.05 in {_f(100 * p30, 0)}% of simulated studies"
+    elif p30 >= 0.5:
+        verdict = f"not reliably: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
+    else:
+        verdict = f"no: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
+    need = f"{n80} per group reach 80% power" if n80 is not None else "80% power is not reached within 500 per group"
+    if pw["source"] == "experts":
+        groups = (f"good = expert overall >= {pw['good_min']:g} ({pw['good_n']} items), mediocre = expert overall "
+                  f"<= {pw['mediocre_max']:g} ({pw['mediocre_n']} items)")
+    else:
+        groups = (f"no usable expert groups, so originals ({pw['good_n']}) are compared with their damaged rewrites "
+                  f"({', '.join(pw.get('probes', []))}; {pw['mediocre_n']}): a proxy, not real mediocre outputs")
+    out += [f"**Verdict:** {verdict}; {need}.", "",
+            f"- Groups: {groups}.",
+            f"- One-sided Mann-Whitney on the judge's overall scores of the full groups: p {_p(p)}.",
+            f"- Power from {pw.get('n_simulations')} simulated studies resampling the observed scores "
+            f"(seed {doc.get('seed')}).", ""]
+    return out
+
+
+# ---- question 4 -----------------------------------------------------------------------------------------------
+
+def _section_cost(doc: dict) -> list[str]:
+    c = doc.get("cost") or {}
+    out = [HEADINGS[3], ""]
+    usd = c.get("usd_per_1000")
+    if not str(c.get("judge", "")).startswith("llm:"):
+        verdict = "nothing in API fees: the offline judge makes no calls"
+    else:
+        verdict = (f"about ${_f(usd)} per 1,000 samples at {c.get('model')} list price"
+                   + ("" if c.get("price_known", True) else " (unknown model: priced as the most expensive known)"))
+    lat = f"{_f(c.get('latency_ms_p50'), 0)} ms median, {_f(c.get('latency_ms_p95'), 0)} ms p95"
+    out += [f"**Verdict:** {verdict}; latency {lat}.", "",
+            md_table(["measure", "value"], [
+                ["judge", c.get("judge")],
+                ["tokens per sample (mean / p95)", f"{_f(c.get('tokens_per_sample_mean'), 0)} / "
+                                                   f"{_f(c.get('tokens_per_sample_p95'), 0)}"],
+                ["USD per 1,000 samples", _f(usd, 4)],
+                ["latency p50 / p95 (ms)", f"{_f(c.get('latency_ms_p50'), 0)} / {_f(c.get('latency_ms_p95'), 0)}"],
+                ["API calls", f"{c.get('calls')} ({c.get('calls_source')})"],
+                ["basis", f"{c.get('n_basis')} results; {c.get('usd_method')}"],
+            ], "ll"), ""]
+    return out
+
+
+def render_report(doc: dict) -> str:
+    r = doc["rubric"]
+    head = [
+        f"# Judge calibration: {doc['judge']} on rubric `{r['name']}`",
+        "",
+        f"{doc['n_samples']} samples, {doc['n_items']} with expert grades"
+        + (f" from {len(doc['raters'])} rater(s) ({', '.join(doc['raters'])})" if doc.get("raters") else "")
+        + f"; bootstrap {doc['n_boot']} resamples, seed {doc['seed']}."
+        + ((f" Probes graded by {doc['probe_judge']}." if doc.get("probes") else
+            f" Damaged rewrites for the power estimate graded by {doc['probe_judge']}.") if doc.get("probe_judge")
+           else ""),
+        "",
+    ]
+    if doc.get("warnings"):
+        head += ["Warnings:", ""] + [f"- {w}" for w in doc["warnings"]] + [""]
+    body = _section_agreement(doc) + _section_bias(doc) + _section_power(doc) + _section_cost(doc)
+    plots = doc.get("plots") or []
+    if plots:
+        body += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    return "\n".join(head + body).rstrip() + "\n"
+
+
+# ---- plots ----------------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def confusion_png(doc: dict) -> bytes | None:
+    """One panel per dimension plus overall: counts of (rounded expert mean, judge) score pairs."""
+    if not doc.get("dimensions"):
+        return None
+    plt = _pyplot()
+    panels = [*doc["dimensions"].items(), ("overall", doc["overall"])]
+    labels = doc["rubric"]["scale"]
+    cols = min(len(panels), 3)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    for ax, (key, a) in zip(axes.ravel(), panels):
+        m = a["confusion"]
+        ax.imshow(m, cmap="Blues", origin="upper")
+        top = max(max(r) for r in m) or 1
+        for i, row in enumerate(m):
+            for j, v in enumerate(row):
+                if v:
+                    ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                            color="white" if v > top / 2 else "black")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("judge")
+        ax.set_ylabel("expert (mean, rounded)")
+        k = a.get("kappa_quadratic")
+        ax.set_title(f"{key}: κq = {_f(k)}", fontsize=10)
+    fig.suptitle(f"Judge vs experts ({doc['judge']}, n = {doc['n_items']})", fontsize=11)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def probes_png(doc: dict) -> bytes | None:
+    """Each probe's mean change per dimension with its 95% interval; flagged entries in red."""
+    probes = doc.get("probes") or {}
+    if not probes:
+        return None
+    plt = _pyplot()
+    keys = [*doc["rubric"]["keys"], "overall"]
+    names = list(probes)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    span = 0.5  # common x range: at least the +-0.25 invariance threshold with margin
+    for entry in probes.values():
+        for e in entry.values():
+            span = max(span, *(abs(x) for x in (e.get("ci") or []) if x is not None))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, (0.42 * len(keys) + 1.1) * rows), sharex=True,
+                             squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        entry = probes[name]
+        for y, k in enumerate(keys):
+            e = entry.get(k) or {}
+            d, ci = e.get("delta"), e.get("ci") or [None, None]
+            if d is None:
+                continue
+            lo = d - ci[0] if ci[0] is not None else 0
+            hi = ci[1] - d if ci[1] is not None else 0
+            color = "tab:red" if e.get("flagged") else ("tab:blue" if e.get("target") else "tab:gray")
+            ax.errorbar(d, y, xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", color=color, capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        kind = (doc.get("probe_meta") or {}).get(name, {}).get("kind")
+        if kind == "invariance":
+            for x in (-0.25, 0.25):
+                ax.axvline(x, color="gray", lw=0.6, ls="--")
+        ax.set_title(f"{name} ({kind})", fontsize=9)
+        ax.set_yticks(range(len(keys)), keys)
+        ax.set_ylim(len(keys) - 0.5, -0.5)  # first dimension on top
+        ax.set_xlim(-span * 1.1, span * 1.1)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("Δ score (rewritten - original)", fontsize=8)
+    fig.suptitle("Probe deltas with 95% CI (red = flagged; blue = sensitivity target; dashed = ±0.25)", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
