@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import Callable
 
 import openai
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from .cache import CachedResponse
-from .client import JudgeClient, _is_retryable
+from .client import JudgeClient, is_retryable
 from .grading import GradeRun, grade_one, summarize
 from .io import write_json_atomic
 from .judges import Judge
@@ -84,7 +83,6 @@ def grade_batch(samples: list[Sample], rubric: Rubric, judge: LLMJudge, fallback
                 max_wait_s: float = 86400) -> GradeRun:
     """Grade ``samples`` through one Batch API job; results in input order, same schema and flags as online."""
     t0 = time.perf_counter()
-    client = judge.client
     state_path = Path(state_path)
     requests = _pending_requests(samples, rubric, judge)
     outcomes: dict[int, Judgment | JudgeUnavailable | _Invalid] = {}
@@ -149,7 +147,7 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
             outcomes.setdefault(r.index, JudgeUnavailable(reason, detail))
 
     try:
-        batch = _resume(client, state_path, job, sleep)
+        batch = _resume(client, state_path, job)
     except (openai.OpenAIError, ValueError) as e:
         print(f"warning: cannot read the batch recorded in {state_path} ({_describe(e)}); {len(requests)} sample(s) "
               "are graded offline and flagged. Run again to resume it", file=sys.stderr)
@@ -167,7 +165,7 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
                 outcomes[r.index] = BudgetExhausted(str(e))
             return
         try:
-            batch = _submit(client, requests, job, state_path, sleep)
+            batch = _submit(client, requests, job, state_path)
         except (openai.OpenAIError, ValueError) as e:
             print(f"warning: batch submission failed ({_describe(e)}); {len(requests)} sample(s) are graded offline "
                   "and flagged", file=sys.stderr)
@@ -194,7 +192,7 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
         sleep(poll_interval_s)
         waited += poll_interval_s
         try:
-            batch = _api(client, sleep, sdk.batches.retrieve, batch.id)
+            batch = _api(client, sdk.batches.retrieve, batch.id)
         except (openai.OpenAIError, ValueError) as e:
             print(f"warning: cannot read batch {batch.id} ({_describe(e)}); unjudged samples are graded offline and "
                   f"flagged. Run again to resume it (state: {state_path})", file=sys.stderr)
@@ -206,7 +204,7 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
           file=sys.stderr)
 
     try:
-        lines = [*_read_lines(client, sleep, batch.output_file_id), *_read_lines(client, sleep, batch.error_file_id)]
+        lines = [*_read_lines(client, batch.output_file_id), *_read_lines(client, batch.error_file_id)]
     except (openai.OpenAIError, ValueError) as e:
         print(f"warning: cannot download the results of batch {batch.id} ({_describe(e)}); unjudged samples are "
               f"graded offline and flagged. Run again to retry (state: {state_path})", file=sys.stderr)
@@ -232,7 +230,7 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
     state_path.unlink(missing_ok=True)  # results collected: a re-run must not resume this batch
 
 
-def _resume(client: JudgeClient, state_path: Path, job: str, sleep: Callable[[float], None]):
+def _resume(client: JudgeClient, state_path: Path, job: str):
     """The batch recorded in the state file for this same job, or None (no, unreadable or foreign state file)."""
     if not state_path.exists():
         return None
@@ -249,7 +247,7 @@ def _resume(client: JudgeClient, state_path: Path, job: str, sleep: Callable[[fl
               "submitting a new batch", file=sys.stderr)
         return None
     try:
-        batch = _api(client, sleep, client.sdk.batches.retrieve, batch_id)
+        batch = _api(client, client.sdk.batches.retrieve, batch_id)
     except openai.NotFoundError:
         print(f"warning: batch {batch_id} from {state_path} is not found at {client.endpoint}; submitting a new batch",
               file=sys.stderr)
@@ -263,25 +261,15 @@ def _check_budget(client: JudgeClient, requests: list[_Request]) -> None:
     d = client.decoding
     worst = sum(cost_usd(d.model, count_message_tokens(r.messages), d.max_completion_tokens, batch=True)
                 for r in requests)
-    with client._lock:  # the client's own accounting: spent + in flight + this job must fit the budget
-        stopped = client._stopped
-        spent, reserved = client.usage.spent_usd, client._reserved_usd
-    if stopped:
-        raise BudgetExhausted(stopped)
-    if spent + reserved + worst > client.budget_usd:
-        reason = (f"stopped before --budget-usd {client.budget_usd:g}: spent ${spent:.4f}, batch of {len(requests)} "
-                  f"request(s) up to ${worst:.4f} at the batch price")
-        client._stop(reason)  # as online: no further call in this run, so which samples got the LLM stays predictable
-        raise BudgetExhausted(reason)
+    client.check_budget(worst, f"a batch of {len(requests)} request(s) at the batch price")
 
 
-def _submit(client: JudgeClient, requests: list[_Request], job: str, state_path: Path,
-            sleep: Callable[[float], None]):
+def _submit(client: JudgeClient, requests: list[_Request], job: str, state_path: Path):
     sdk = client.sdk
-    upload = _api(client, sleep, sdk.files.create, file=("batch_input.jsonl", _jsonl(requests), "application/jsonl"),
+    upload = _api(client, sdk.files.create, file=("batch_input.jsonl", _jsonl(requests), "application/jsonl"),
                   purpose="batch")
     # Not retried on timeouts or dropped connections: the batch may have been created, and a second one is paid twice.
-    batch = _api(client, sleep, sdk.batches.create, input_file_id=upload.id, endpoint=ENDPOINT,
+    batch = _api(client, sdk.batches.create, input_file_id=upload.id, endpoint=ENDPOINT,
                  completion_window="24h", metadata={"job": job}, create=True)
     write_json_atomic(state_path, {"batch_id": batch.id, "input_file_id": upload.id, "job": job,
                                    "created_at": batch.created_at, "n_requests": len(requests)})
@@ -290,22 +278,21 @@ def _submit(client: JudgeClient, requests: list[_Request], job: str, state_path:
     return batch
 
 
-def _api(client: JudgeClient, sleep: Callable[[float], None], fn, *args, create: bool = False, **kwargs):
+def _api(client: JudgeClient, fn, *args, create: bool = False, **kwargs):
     """A Batch/Files API call with the client's retry policy (the SDK's own retries are off)."""
 
     def retryable(exc: BaseException) -> bool:
         if create and not isinstance(exc, openai.APIStatusError):
             return False
-        return _is_retryable(exc)
+        return is_retryable(exc)
 
-    return Retrying(retry=retry_if_exception(retryable), stop=stop_after_attempt(client.max_attempts),
-                    wait=client._wait, sleep=sleep, reraise=True)(fn, *args, **kwargs)
+    return client.retrying(retryable)(fn, *args, **kwargs)
 
 
-def _read_lines(client: JudgeClient, sleep: Callable[[float], None], file_id: str | None) -> list[dict]:
+def _read_lines(client: JudgeClient, file_id: str | None) -> list[dict]:
     if not file_id:
         return []
-    data = _api(client, sleep, client.sdk.files.content, file_id)
+    data = _api(client, client.sdk.files.content, file_id)
     text = data.content.decode("utf-8") if hasattr(data, "content") else str(data)
     lines = []
     for raw in text.splitlines():
@@ -340,17 +327,12 @@ def _outcome(line: dict, r: _Request, rubric: Rubric, judge: LLMJudge) -> Judgme
         code = (error or {}).get("code") if isinstance(error, dict) else None
         detail = f"HTTP {status}" if status is not None else f"request error {code or error!r}"
         kind = f"batch_{status or code or 'error'}"
-        with client._lock:
-            client.usage.errors[kind] = client.usage.errors.get(kind, 0) + 1
+        client.count_error(kind)
         return JudgeUnavailable("batch_error", detail)
     usage = body.get("usage") or {}
     pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
     cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    with client._lock:  # billed whether or not the judgment is usable, at the batch price
-        client.usage.prompt_tokens += pt
-        client.usage.completion_tokens += ct
-        client.usage.cached_tokens += cached
-        client.usage.spent_usd += cost_usd(client.decoding.model, pt, ct, cached, batch=True)
+    client.record_usage(usage, batch=True)  # billed whether or not the judgment is usable
     try:
         content = body["choices"][0]["message"].get("content") or ""
     except (KeyError, IndexError, TypeError, AttributeError):

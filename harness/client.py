@@ -132,6 +132,31 @@ class JudgeClient:
     def worst_case_usd(self, messages: list[dict]) -> float:
         return cost_usd(self.decoding.model, count_message_tokens(messages), self.decoding.max_completion_tokens)
 
+    # ---- for call paths other than chat completions (the Batch API): the same budget, accounting and retries ----
+    def check_budget(self, worst_usd: float, what: str) -> None:
+        """Raise BudgetExhausted (and stop all further calls) unless ``worst_usd`` more still fits the budget."""
+        with self._lock:
+            self._check_budget_locked(worst_usd, what)
+
+    def record_usage(self, usage: dict, batch: bool = False) -> None:
+        """Add a reply's reported usage to the running totals and spend (at the batch price when ``batch``)."""
+        pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        with self._lock:
+            self.usage.prompt_tokens += pt
+            self.usage.completion_tokens += ct
+            self.usage.cached_tokens += cached
+            self.usage.spent_usd += cost_usd(self.decoding.model, pt, ct, cached, batch=batch)
+
+    def count_error(self, kind: str) -> None:
+        with self._lock:
+            self.usage.errors[kind] = self.usage.errors.get(kind, 0) + 1
+
+    def retrying(self, retry_if: Callable[[BaseException], bool] | None = None) -> Retrying:
+        """The client's retry policy (attempts, Retry-After, jittered backoff) for any API call."""
+        return Retrying(retry=retry_if_exception(retry_if or is_retryable), stop=stop_after_attempt(self.max_attempts),
+                        wait=self._wait, sleep=self._sleep, reraise=True, before_sleep=lambda _: self._count_retry())
+
     def summary(self) -> dict:
         with self._lock:
             u = self.usage
@@ -156,11 +181,11 @@ class JudgeClient:
                 if e.status_code == 402:
                     self._stop("HTTP 402 from the endpoint (budget exhausted)")
                     raise BudgetExhausted("the endpoint answered HTTP 402") from None
-                self._count_error(f"http_{e.status_code}")
+                self.count_error(f"http_{e.status_code}")
                 raise
             except (openai.APIConnectionError, MalformedResponse) as e:  # APITimeoutError is a subclass
                 self._settle(reserve, None)
-                self._count_error(type(e).__name__)
+                self.count_error(type(e).__name__)
                 raise
             except BaseException:
                 self._settle(reserve, None)
@@ -168,13 +193,8 @@ class JudgeClient:
             self._settle(reserve, body.get("usage") or {})
             return body
 
-        retrying = Retrying(
-            retry=retry_if_exception(_is_retryable), stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait, sleep=self._sleep, reraise=True,
-            before_sleep=lambda _: self._count_retry(),
-        )
         try:
-            body = retrying(attempt)
+            body = self.retrying()(attempt)
         except BudgetExhausted:
             raise
         except openai.APIStatusError as e:
@@ -206,35 +226,29 @@ class JudgeClient:
     def _reserve(self, messages: list[dict]) -> float:
         worst = self.worst_case_usd(messages)
         with self._lock:
-            if self._stopped:
-                raise BudgetExhausted(self._stopped)
-            if self.usage.spent_usd + self._reserved_usd + worst > self.budget_usd:
-                # Stop for good rather than squeeze in cheaper calls later: which samples got the LLM stays predictable.
-                self._stopped = (f"stopped before --budget-usd {self.budget_usd:g}: spent ${self.usage.spent_usd:.4f}, "
-                                 f"${self._reserved_usd:.4f} in flight, next call up to ${worst:.4f}")
-                raise BudgetExhausted(self._stopped)
+            self._check_budget_locked(worst, "next call")
             self._reserved_usd += worst
             self.usage.calls += 1
         return worst
 
+    def _check_budget_locked(self, worst_usd: float, what: str) -> None:
+        if self._stopped:
+            raise BudgetExhausted(self._stopped)
+        if self.usage.spent_usd + self._reserved_usd + worst_usd > self.budget_usd:
+            # Stop for good rather than squeeze in cheaper calls later: which samples got the LLM stays predictable.
+            self._stopped = (f"stopped before --budget-usd {self.budget_usd:g}: spent ${self.usage.spent_usd:.4f}, "
+                             f"${self._reserved_usd:.4f} in flight, {what} up to ${worst_usd:.4f}")
+            raise BudgetExhausted(self._stopped)
+
     def _settle(self, reserved: float, usage: dict | None) -> None:
         with self._lock:
             self._reserved_usd = max(self._reserved_usd - reserved, 0.0)
-            if usage:
-                pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-                cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-                self.usage.prompt_tokens += pt
-                self.usage.completion_tokens += ct
-                self.usage.cached_tokens += cached
-                self.usage.spent_usd += cost_usd(self.decoding.model, pt, ct, cached)
+        if usage:
+            self.record_usage(usage)
 
     def _stop(self, reason: str) -> None:
         with self._lock:
             self._stopped = self._stopped or reason
-
-    def _count_error(self, kind: str) -> None:
-        with self._lock:
-            self.usage.errors[kind] = self.usage.errors.get(kind, 0) + 1
 
     def _count_retry(self) -> None:
         with self._lock:
@@ -250,7 +264,7 @@ class JudgeClient:
         return random.uniform(0, cap)
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, BudgetExhausted):
         return False
     if isinstance(exc, openai.APIStatusError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .injection import detect_injection
 from .judges import Judge
 from .rubric import Rubric
-from .types import BudgetExhausted, JudgeUnavailable, Judgment, Sample
+from .types import JudgeUnavailable, Judgment, Sample
 
 
 @dataclass

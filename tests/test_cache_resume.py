@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import GOOD_NOTE, ROOT, TICKET, run_script, write_json
-from tests.fake_openai import FakeOpenAI, Valid
+from tests.fake_openai import Content, FakeOpenAI
 
 ENV_KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
 
@@ -75,7 +75,6 @@ def test_changes_invalidate_exactly_the_affected_entries(server, tmp_path):
 
 
 def test_invalid_judgments_are_never_cached(server, tmp_path):
-    from tests.fake_openai import Content
     server.script(Content("nope"), Content("nope"))
     first = run(server, tmp_path, samples(1))
     assert first[0]["judge"] == "offline"
@@ -143,3 +142,28 @@ def test_ten_thousand_samples_at_concurrency_64_with_bounded_memory(server, tmp_
     assert len(server.chat_calls()) - calls_before == 10_000
     # 20x the samples may only add what 10,000 small result entries take, not per-call garbage that piles up
     assert large - small < 80, (small, large)
+
+
+def test_two_processes_share_one_cache_safely(server, tmp_path):
+    server.latency_s = 0.01
+    cache = tmp_path / "cache.sqlite"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
+           "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": server.url}
+    procs = []
+    for name, part in (("a", samples(60)[:40]), ("b", samples(60)[20:])):  # 20 samples in common
+        sfile = write_json(tmp_path / f"{name}.json", part)
+        procs.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--samples", str(sfile), "--rubric", str(tmp_path / f"{name}.r.json"),
+             "--output", str(tmp_path / f"{name}.o.json"), "--cache", str(cache), "--concurrency", "8"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    assert 60 <= len(server.chat_calls()) <= 80  # shared samples are judged once or, if both raced, twice
+    for name in "ab":
+        results = json.loads((tmp_path / f"{name}.o.json").read_text())
+        assert len(results) == 40 and all(r["judge"] == "llm:gpt-4o-mini" for r in results)
+    with sqlite3.connect(cache) as con:
+        assert con.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == 60
+    calls = len(server.chat_calls())
+    run(server, tmp_path, samples(60), name="all")  # everything either process judged is cached for both
+    assert len(server.chat_calls()) == calls
