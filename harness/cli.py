@@ -60,20 +60,22 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
     use_llm = args.judge == "llm" or (args.judge == "auto" and os.environ.get("OPENAI_API_KEY"))
     if args.judge == "llm" and not os.environ.get("OPENAI_API_KEY"):
         raise InputError("OPENAI_API_KEY", "--judge llm needs OPENAI_API_KEY in the environment")
+    decoding = Decoding(model=args.model, temperature=0.0, seed=args.seed,
+                        max_completion_tokens=args.max_completion_tokens)
+    llm_params = {**decoding.as_dict(), "response_format": {"type": "json_schema", "json_schema": rubric.json_schema()}}
     if not use_llm:
         print("judge: offline (deterministic, no API calls)"
               + (" - OPENAI_API_KEY is not set" if args.judge == "auto" else ""), file=sys.stderr)
-        return JudgeSetup(rubric, offline, offline, None, {"judge": "offline"})
-    decoding = Decoding(model=args.model, temperature=0.0, seed=args.seed,
-                        max_completion_tokens=args.max_completion_tokens)
+        # The LLM parameters are still recorded (marked unused) so that rubric.json fully describes the LLM judge.
+        return JudgeSetup(rubric, offline, offline, None, {"judge": "offline", "llm_used": False, **llm_params})
     cache = None if args.no_cache else open_cache(args.cache)
     client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout)
     judge = LLMJudge(rubric, client)
     _, known = price_for(args.model)
     print(f"judge: {judge.name} at {client.endpoint} (budget ${args.budget_usd:g}"
           + ("" if known else "; unknown model, priced at the most expensive known model") + ")", file=sys.stderr)
-    record = {**decoding.as_dict(), "response_format": {"type": "json_schema", "json_schema": judge.response_format},
-              "endpoint": client.endpoint, "cache": str(cache.path) if cache else None}
+    record = {"judge": judge.name, "llm_used": True, **llm_params, "endpoint": client.endpoint,
+              "cache": str(cache.path) if cache else None}
     return JudgeSetup(rubric, judge, offline, client, record)
 
 

@@ -26,6 +26,9 @@ from .pricing import cost_usd, count_message_tokens
 from .types import BudgetExhausted, JudgeUnavailable
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+FATAL_STATUSES = {401: "authentication failed", 403: "permission denied", 404: "model or endpoint not found"}
+"""Errors that every further call would repeat: stop calling at once (as for 402) rather than spend a doomed call
+per sample. A 400 stays per sample: it can come from one sample's content (e.g. too long for the context)."""
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -87,13 +90,19 @@ class JudgeClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._reserved_usd = 0.0
-        self._stopped: str | None = None  # reason no further call may be made
+        self._stopped: tuple[str, str] | None = None  # (fallback reason, why): no further call may be made
         self.usage = Usage()
 
     # ---- public ------------------------------------------------------------------------------------------------
     @property
     def stopped(self) -> str | None:
-        return self._stopped
+        """Why calling has stopped for the rest of the run (HTTP 402 or 401/403/404, the budget), or None."""
+        return self._stopped[1] if self._stopped else None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The fallback reason token of the stop (``budget_exhausted``, ``api_error``), or None."""
+        return self._stopped[0] if self._stopped else None
 
     def key_for(self, messages: list[dict], response_format: dict, rubric_sha: str) -> str:
         return cache_key(endpoint=self.endpoint, decoding=self.decoding.as_dict(), messages=messages,
@@ -163,7 +172,7 @@ class JudgeClient:
             return {"calls": u.calls, "retries": u.retries, "cache_hits": u.cache_hits,
                     "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                     "cached_prompt_tokens": u.cached_tokens, "spent_usd": round(u.spent_usd, 6),
-                    "budget_usd": self.budget_usd, "stopped": self._stopped, "errors": dict(u.errors)}
+                    "budget_usd": self.budget_usd, "stopped": self.stopped, "errors": dict(u.errors)}
 
     # ---- internals ---------------------------------------------------------------------------------------------
     def _call_with_retries(self, messages: list[dict], response_format: dict) -> ChatResult:
@@ -179,9 +188,11 @@ class JudgeClient:
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
                 if e.status_code == 402:
-                    self._stop("HTTP 402 from the endpoint (budget exhausted)")
+                    self._stop("budget_exhausted", "HTTP 402 from the endpoint (budget exhausted)")
                     raise BudgetExhausted("the endpoint answered HTTP 402") from None
                 self.count_error(f"http_{e.status_code}")
+                if e.status_code in FATAL_STATUSES:
+                    self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
                 raise
             except (openai.APIConnectionError, MalformedResponse) as e:  # APITimeoutError is a subclass
                 self._settle(reserve, None)
@@ -233,12 +244,14 @@ class JudgeClient:
 
     def _check_budget_locked(self, worst_usd: float, what: str) -> None:
         if self._stopped:
-            raise BudgetExhausted(self._stopped)
+            reason, why = self._stopped
+            raise BudgetExhausted(why) if reason == "budget_exhausted" else JudgeUnavailable(reason, why)
         if self.usage.spent_usd + self._reserved_usd + worst_usd > self.budget_usd:
             # Stop for good rather than squeeze in cheaper calls later: which samples got the LLM stays predictable.
-            self._stopped = (f"stopped before --budget-usd {self.budget_usd:g}: spent ${self.usage.spent_usd:.4f}, "
-                             f"${self._reserved_usd:.4f} in flight, {what} up to ${worst_usd:.4f}")
-            raise BudgetExhausted(self._stopped)
+            why = (f"stopped before --budget-usd {self.budget_usd:g}: spent ${self.usage.spent_usd:.4f}, "
+                   f"${self._reserved_usd:.4f} in flight, {what} up to ${worst_usd:.4f}")
+            self._stopped = ("budget_exhausted", why)
+            raise BudgetExhausted(why)
 
     def _settle(self, reserved: float, usage: dict | None) -> None:
         with self._lock:
@@ -246,9 +259,9 @@ class JudgeClient:
         if usage:
             self.record_usage(usage)
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, why: str) -> None:
         with self._lock:
-            self._stopped = self._stopped or reason
+            self._stopped = self._stopped or (reason, why)
 
     def _count_retry(self) -> None:
         with self._lock:

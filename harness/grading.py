@@ -60,13 +60,16 @@ def grade(samples: list[Sample], rubric: Rubric, judge: Judge, fallback: Judge, 
     bar = _progress(len(samples), desc) if progress else None
     warned = False
 
+    client = getattr(judge, "client", None)
+
     def work(sample: Sample) -> dict:
         nonlocal warned
         res = grade_one(sample, rubric, judge, fallback)
-        if "fallback_offline:budget_exhausted" in res["flags"] and not warned:
+        if client is not None and client.stopped and not warned:
             warned = True
-            print(f"warning: LLM budget exhausted ({getattr(getattr(judge, 'client', None), 'stopped', '')}); "
-                  "remaining samples are graded offline and flagged", file=sys.stderr)
+            kind = "budget exhausted" if client.stop_reason == "budget_exhausted" else "calls stopped"
+            print(f"warning: LLM {kind} ({client.stopped}); remaining samples are graded offline and flagged",
+                  file=sys.stderr)
         if bar is not None:
             bar.update(1)
         return res

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import GOOD_NOTE, TICKET, run_script, write_json
 from tests.fake_openai import (Content, Drop, FakeOpenAI, Malformed, PaymentRequired, RateLimit, ServerError, Slow,
-                               Valid)
+                               Status, Valid)
 
 SCORES = {"clarity": 4, "accuracy": 2, "tone": 5}
 
@@ -174,3 +174,25 @@ def test_injection_is_flagged_and_empty_output_costs_no_call(server, tmp_path):
     inj, empty = results
     assert "possible_prompt_injection" in inj["flags"]
     assert "empty_output" in empty["flags"] and set(empty["scores"].values()) == {1}
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_errors_every_call_would_repeat_stop_calling_at_once(server, tmp_path, status):
+    server.script(Valid(scores=SCORES), Status(status, {"error": {"message": "no", "type": "invalid_request_error"}}))
+    proc, results = llm_run(server, tmp_path, make_samples(6), "--concurrency", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.chat_calls()) == 2  # not one doomed call per remaining sample
+    assert results[0]["judge"] == "llm:gpt-4o-mini"
+    assert all(r["judge"] == "offline" and r["flags"] == ["fallback_offline:api_error"] for r in results[1:])
+    assert f"HTTP {status}" in proc.stderr and "calls stopped" in proc.stderr
+    summary = json.loads((tmp_path / "results.summary.json").read_text())
+    assert summary["api"]["stopped"].startswith(f"HTTP {status}") and summary["fallbacks"] == 5
+
+
+def test_a_400_stays_with_its_sample(server, tmp_path):
+    server.script(Status(400, {"error": {"message": "context length exceeded", "type": "invalid_request_error"}}))
+    proc, results = llm_run(server, tmp_path, make_samples(3), "--concurrency", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.chat_calls()) == 3  # not retried, and the other samples are still called
+    assert results[0]["flags"] == ["fallback_offline:api_error"]
+    assert [r["judge"] for r in results[1:]] == ["llm:gpt-4o-mini"] * 2

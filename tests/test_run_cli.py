@@ -32,6 +32,9 @@ def test_offline_run_writes_results_rubric_and_summary(tmp_path, samples_file):
     assert rubric["weights"] == {"clarity": 0.4, "accuracy": 0.4, "tone": 0.2}
     assert all(set(d["levels"]) == {"1", "2", "3", "4", "5"} for d in rubric["dimensions"])
     assert "length" in rubric["grading_prompt"] and len(rubric["anchors"]) >= 3
+    dec = rubric["decoding"]
+    assert dec["llm_used"] is False and dec["model"] == "gpt-4o-mini" and dec["temperature"] == 0
+    assert dec["response_format"]["json_schema"]["strict"] is True and dec["max_completion_tokens"] == 350
     summary = json.loads((tmp_path / "results.summary.json").read_text())
     assert summary["n_samples"] == 3 and summary["flags"]["empty_output"] == 1
     assert summary["judged_by"] == {"offline": 3}
