@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.calibration import (POWER_PROBES, calibrate, expert_table, load_results, make_grader, plan_probes,
                                  plan_samples, power_needs_probes, read_run_summary, results_judge_name)
-from harness.cli import add_judge_args, build_judges, preflight, run_main
+from harness.cli import add_judge_args, build_judges, positive_int, preflight, run_main
 from harness.grading import grade
 from harness.io import load_expert_grades, load_samples, write_atomic, write_json_atomic
 from harness.report import confusion_png, probes_png, render_report
@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", default=None, help="run.py's results.json for --samples (default: grade here)")
     p.add_argument("--out-dir", required=True, help="where to write calibration.json, report.md and the plots")
     p.add_argument("--probes", action="store_true", help="run the bias and sensitivity probes (grades rewrites)")
-    p.add_argument("--n-boot", type=_positive_int, default=10_000, help="bootstrap resamples (default: 10000)")
+    p.add_argument("--n-boot", type=positive_int, default=10_000, help="bootstrap resamples (default: 10000)")
     p.add_argument("--good-min", type=float, default=4.0,
                    help="expert overall at or above this is 'good' for the power estimate (default: 4)")
     p.add_argument("--mediocre-max", type=float, default=3.0,
@@ -144,12 +144,6 @@ def _summary_line(doc: dict, out_dir: Path) -> str:
     probes = (f"; probes flagged: {', '.join(flagged) or 'none'}" if doc.get("probes") else "")
     return f"calibrated {doc['judge']} on {doc['n_items']} expert-graded item(s): {agree}{probes} -> {out_dir}"
 
-
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return v
 
 
 if __name__ == "__main__":

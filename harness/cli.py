@@ -30,12 +30,12 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default="gpt-4o-mini", help="LLM judge model (default: gpt-4o-mini)")
     g.add_argument("--rubric-spec", default=str(DEFAULT_SPEC), metavar="PATH",
                    help="rubric spec JSON (default: rubric/release_notes.json)")
-    g.add_argument("--concurrency", type=_positive_int, default=8, help="concurrent LLM calls (default: 8)")
+    g.add_argument("--concurrency", type=positive_int, default=8, help="concurrent LLM calls (default: 8)")
     g.add_argument("--budget-usd", type=float, default=DEFAULT_BUDGET_USD,
                    help=f"stop calling the LLM before this much is spent (default: {DEFAULT_BUDGET_USD})")
     g.add_argument("--force", action="store_true", help="start even if the pre-flight estimate exceeds the budget")
     g.add_argument("--seed", type=int, default=0, help="decoding seed sent to the LLM, and every resampling seed")
-    g.add_argument("--max-completion-tokens", type=_positive_int, default=350, help="judge reply cap (default: 350)")
+    g.add_argument("--max-completion-tokens", type=positive_int, default=350, help="judge reply cap (default: 350)")
     g.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM call before it is retried")
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
@@ -152,7 +152,7 @@ def run_main(main: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     v = int(text)
     if v < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
