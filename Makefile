@@ -21,8 +21,8 @@ calibrate: example
 	$(BIN)/python calibrate.py --samples examples/samples.json --experts examples/expert_grades.json \
 		--results out/results.json --out-dir out/calibration --probes
 
-## The whole test suite (unit, CLI end to end, local-server LLM path, packaging, lint, SummEval validation when
-## ../shared/datasets exists)
+## The whole test suite (unit, CLI end to end, local-server LLM path, packaging, lint, and the SummEval validation,
+## which skips itself when the shared data is absent)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -32,8 +32,9 @@ package: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 
+## SummEval validation; DATA=path overrides the script's own default data location
 validate: $(STAMP)
-	$(BIN)/python validation/summeval.py --data ../shared/datasets
+	$(BIN)/python validation/summeval.py $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf out dist .pytest_cache
