@@ -34,7 +34,7 @@ benchmark: $(STAMP)
 
 ## SummEval validation; DATA=path overrides the script's own default data location
 validate: $(STAMP)
-	$(BIN)/python validation/summeval.py $(if $(DATA),--data $(DATA))
+	$(BIN)/python validation/summeval.py --probes $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf out dist .pytest_cache

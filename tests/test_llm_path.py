@@ -196,3 +196,14 @@ def test_a_400_stays_with_its_sample(server, tmp_path):
     assert len(server.chat_calls()) == 3  # not retried, and the other samples are still called
     assert results[0]["flags"] == ["fallback_offline:api_error"]
     assert [r["judge"] for r in results[1:]] == ["llm:gpt-4o-mini"] * 2
+
+
+def test_burst_of_429s_under_concurrency_is_absorbed(server, tmp_path):
+    server.script(*[RateLimit(retry_after=0.05) for _ in range(24)])  # the first 24 requests, whoever sends them
+    proc, results = llm_run(server, tmp_path, make_samples(20), "--concurrency", "8")
+    assert proc.returncode == 0, proc.stderr
+    calls = server.chat_calls()
+    assert len(calls) == 20 + 24 and sum(c.status == 429 for c in calls) == 24
+    assert all(r["judge"] == "llm:gpt-4o-mini" and r["flags"] == [] for r in results)
+    summary = json.loads((tmp_path / "results.summary.json").read_text())
+    assert summary["api"]["retries"] == 24 and summary["fallbacks"] == 0

@@ -1,6 +1,7 @@
 """validation/summeval.py on the real SummEval data when ../shared/datasets is present; skips cleanly otherwise."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -14,7 +15,7 @@ SUMMEVAL = DATA / "summeval" / "damo_llm_summeval"
 @pytest.mark.skipif(not SUMMEVAL.is_dir(), reason=f"{SUMMEVAL} not found (the shared datasets are not mounted)")
 def test_summeval_reproduces_the_expert_figures(tmp_path):
     proc = run_script("validation/summeval.py", "--data", str(DATA), "--out-dir", str(tmp_path), "--n-boot", "500",
-                      timeout=300)
+                      "--probes", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     rows = [line for line in proc.stdout.splitlines() if re.search(r"\| (PASS|FAIL) \|$", line)]
     # 4 dimensions x (3 pairwise kappas, their mean, alpha interval, alpha ordinal, leave-one-out Spearman)
@@ -24,6 +25,10 @@ def test_summeval_reproduces_the_expert_figures(tmp_path):
     table = (tmp_path / "summeval_validation.md").read_text()
     assert "GPT-4-0314 κq" in table and "offline κq" in table
     assert (tmp_path / "calibration" / "calibration.json").is_file()
+    probes = json.loads((tmp_path / "calibration" / "calibration.json").read_text())["probes"]
+    assert all(v["delta"] == 0 for v in probes["injection"].values())  # text addressed to the grader is ignored
+    assert probes["unsupported_number"]["consistency"]["ci"][1] < 0  # the sensitivity target moves down
+    assert probes["drop_fact"]["relevance"]["ci"][1] < 0
 
 
 def test_missing_data_folder_is_skipped_with_exit_0(tmp_path):

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 
-from harness.calibration import calibrate, load_results  # noqa: E402
+from harness.calibration import calibrate, load_results, make_grader, plan_probes  # noqa: E402
 from harness.grading import grade  # noqa: E402
 from harness.io import load_expert_grades, load_samples, write_atomic, write_json_atomic  # noqa: E402
 from harness.judges.offline import OfflineJudge  # noqa: E402
@@ -131,12 +131,26 @@ def _ci(ci) -> str:
     return "" if not ci or None in ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+def _probe_lines(doc: dict) -> list[str]:
+    """The probes' overall and per-dimension mean changes, flagged ones marked (details in calibration/report.md)."""
+    rows = []
+    for name, dims in doc["probes"].items():
+        meta = doc["probe_meta"][name]
+        cells = [f"{v['delta']:+.2f}{' ⚑' if v.get('flagged') else ''}" for v in dims.values()]
+        rows.append([name, meta["kind"], str(meta.get("n_applicable", "")), *cells])
+    dims = list(next(iter(doc["probes"].values())))
+    return ["## Probes on the 840 summaries (offline judge; mean change, ⚑ = flagged)", "",
+            md_table(["probe", "kind", "applicable", *dims], rows, "llr" + "r" * len(dims)), ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DEFAULT_DATA), help=f"datasets folder (default: {DEFAULT_DATA})")
     p.add_argument("--out-dir", default=str(ROOT / "out" / "validation"), help="where to write the tables")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: 2000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probes", action="store_true",
+                   help="also run calibrate's bias and sensitivity probes on the 840 summaries (offline: seconds)")
     args = p.parse_args(argv)
 
     folder = Path(args.data) / "summeval" / "damo_llm_summeval"
@@ -155,8 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         rp = Path(tmp) / "results.json"
         write_json_atomic(rp, run.results)
         results = load_results(rp, samples, rubric)  # the same validation calibrate.py applies
+    probe_args = {}
+    if args.probes:
+        probe_args = {"grader": make_grader(rubric, judge, judge, concurrency=1, progress=False),
+                      "probe_judge": judge.name, "probe_plan": plan_probes(samples, rubric, args.seed),
+                      "report_probes": True}
     doc = calibrate(samples, rubric, results, experts=experts, results_summary=run.summary, seed=args.seed,
-                    n_boot=args.n_boot)
+                    n_boot=args.n_boot, **probe_args)
 
     ceiling = doc["human_ceiling"]
     checks: list[list[str]] = []
@@ -251,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         md_table(["dimension", "figure", "parsed here", "SOURCE.md", "difference", "within 0.01"], gpt4_cmp, "llrrrl"),
         "",
+        *(_probe_lines(doc) if args.probes else []),
         f"Runtime {elapsed:.1f} s.",
     ]
     text = "\n".join(md) + "\n"
