@@ -29,6 +29,9 @@ RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUSES = {401: "authentication failed", 403: "permission denied", 404: "model or endpoint not found"}
 """Errors that every further call would repeat: stop calling at once (as for 402) rather than spend a doomed call
 per sample. A 400 stays per sample: it can come from one sample's content (e.g. too long for the context)."""
+UNREACHABLE_AFTER = 10
+"""Consecutive connection failures or timeouts, with no success between them, after which the endpoint is taken to
+be unreachable and calling stops: otherwise a dead endpoint costs every sample max_attempts x timeout."""
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -91,6 +94,7 @@ class JudgeClient:
         self._lock = threading.Lock()
         self._reserved_usd = 0.0
         self._stopped: tuple[str, str] | None = None  # (fallback reason, why): no further call may be made
+        self._transport_failures = 0  # consecutive, reset by any answer from the endpoint
         self.usage = Usage()
 
     # ---- public ------------------------------------------------------------------------------------------------
@@ -187,6 +191,7 @@ class JudgeClient:
                 body = self._post(messages, response_format)
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
+                self._endpoint_answered()
                 if e.status_code == 402:
                     self._stop("budget_exhausted", "HTTP 402 from the endpoint (budget exhausted)")
                     raise BudgetExhausted("the endpoint answered HTTP 402") from None
@@ -194,7 +199,12 @@ class JudgeClient:
                 if e.status_code in FATAL_STATUSES:
                     self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
                 raise
-            except (openai.APIConnectionError, MalformedResponse) as e:  # APITimeoutError is a subclass
+            except openai.APIConnectionError as e:  # APITimeoutError is a subclass
+                self._settle(reserve, None)
+                self.count_error(type(e).__name__)
+                self._transport_failed()
+                raise
+            except MalformedResponse as e:
                 self._settle(reserve, None)
                 self.count_error(type(e).__name__)
                 raise
@@ -202,6 +212,7 @@ class JudgeClient:
                 self._settle(reserve, None)
                 raise
             self._settle(reserve, body.get("usage") or {})
+            self._endpoint_answered()
             return body
 
         try:
@@ -252,6 +263,17 @@ class JudgeClient:
                    f"${self._reserved_usd:.4f} in flight, {what} up to ${worst_usd:.4f}")
             self._stopped = ("budget_exhausted", why)
             raise BudgetExhausted(why)
+
+    def _endpoint_answered(self) -> None:
+        with self._lock:
+            self._transport_failures = 0
+
+    def _transport_failed(self) -> None:
+        with self._lock:
+            self._transport_failures += 1
+            if self._transport_failures >= UNREACHABLE_AFTER and not self._stopped:
+                self._stopped = ("api_error", f"endpoint unreachable: {self._transport_failures} consecutive "
+                                              "connection failures or timeouts")
 
     def _settle(self, reserved: float, usage: dict | None) -> None:
         with self._lock:

@@ -6,7 +6,10 @@ errs towards stopping early, never towards overspending.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -49,7 +52,8 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, cached_toke
 
 # ---- token counting --------------------------------------------------------------------------------------------
 ESTIMATE_BYTES_PER_TOKEN = 3.0
-"""Fallback when tiktoken's encoding files cannot be loaded (it downloads them at first use): one token per 3 UTF-8
+"""Fallback when tiktoken's encoding file is not in its cache (tiktoken downloads it at first use; we don't: put
+the file in TIKTOKEN_CACHE_DIR for exact counts): one token per 3 UTF-8
 bytes, rounded up. English prose averages about 4 bytes per token with o200k_base, so this over-counts by roughly a
 third: conservative for a budget check. Reported as ``token_count_method: "estimate"``."""
 
@@ -58,17 +62,42 @@ _encoder: object | None = None
 _method: str | None = None
 
 
+ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+ENCODING_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"  # tiktoken_ext/openai_public.py
+
+
+def _encoding_file_cached() -> bool:
+    """Is a valid o200k_base file already in tiktoken's own cache? (tiktoken's load.py: same directory and file name
+    rules, same hash.)
+
+    Checked first because tiktoken would otherwise download the file, with no timeout, when it is missing or fails
+    its hash: on a network that drops packets instead of refusing them, the first token count would hang the run.
+    We never download at run time.
+    """
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR", os.environ.get(
+        "DATA_GYM_CACHE_DIR", os.path.join(tempfile.gettempdir(), "data-gym-cache")))
+    path = os.path.join(cache_dir, hashlib.sha1(ENCODING_URL.encode()).hexdigest()) if cache_dir else ""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest() == ENCODING_SHA256
+    except OSError:
+        return False
+
+
 def _load_encoder() -> None:
     global _encoder, _method
     with _lock:
         if _method is not None:
+            return
+        _encoder, _method = None, "estimate"
+        if not _encoding_file_cached():
             return
         try:
             import tiktoken
 
             _encoder = tiktoken.get_encoding("o200k_base")
             _method = "tiktoken:o200k_base"
-        except Exception:  # no encoding file and no network: degrade to the documented estimate
+        except Exception:  # anything else wrong with tiktoken: degrade to the documented estimate
             _encoder, _method = None, "estimate"
 
 
