@@ -29,9 +29,11 @@ RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUSES = {401: "authentication failed", 403: "permission denied", 404: "model or endpoint not found"}
 """Errors that every further call would repeat: stop calling at once (as for 402) rather than spend a doomed call
 per sample. A 400 stays per sample: it can come from one sample's content (e.g. too long for the context)."""
-UNREACHABLE_AFTER = 10
-"""Consecutive connection failures or timeouts, with no success between them, after which the endpoint is taken to
-be unreachable and calling stops: otherwise a dead endpoint costs every sample max_attempts x timeout."""
+UNUSABLE_AFTER = 10
+"""Consecutive calls that got no usable answer (connection failures, timeouts, HTTP 400), with no success between
+them, after which calling stops: a dead endpoint would otherwise cost every sample max_attempts x timeout, and an
+endpoint that rejects the request's shape (say, strict json_schema) one doomed call per sample. One 400 alone stays
+with its sample."""
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -94,7 +96,7 @@ class JudgeClient:
         self._lock = threading.Lock()
         self._reserved_usd = 0.0
         self._stopped: tuple[str, str] | None = None  # (fallback reason, why): no further call may be made
-        self._transport_failures = 0  # consecutive, reset by any answer from the endpoint
+        self._failure_streak = 0  # consecutive calls without a usable answer; reset by a success
         self.usage = Usage()
 
     # ---- public ------------------------------------------------------------------------------------------------
@@ -191,7 +193,8 @@ class JudgeClient:
                 body = self._post(messages, response_format)
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
-                self._endpoint_answered()
+                if e.status_code == 400:
+                    self._no_usable_answer()
                 if e.status_code == 402:
                     self._stop("budget_exhausted", "HTTP 402 from the endpoint (budget exhausted)")
                     raise BudgetExhausted("the endpoint answered HTTP 402") from None
@@ -202,7 +205,7 @@ class JudgeClient:
             except openai.APIConnectionError as e:  # APITimeoutError is a subclass
                 self._settle(reserve, None)
                 self.count_error(type(e).__name__)
-                self._transport_failed()
+                self._no_usable_answer()
                 raise
             except MalformedResponse as e:
                 self._settle(reserve, None)
@@ -212,7 +215,7 @@ class JudgeClient:
                 self._settle(reserve, None)
                 raise
             self._settle(reserve, body.get("usage") or {})
-            self._endpoint_answered()
+            self._succeeded()
             return body
 
         try:
@@ -264,16 +267,16 @@ class JudgeClient:
             self._stopped = ("budget_exhausted", why)
             raise BudgetExhausted(why)
 
-    def _endpoint_answered(self) -> None:
+    def _succeeded(self) -> None:
         with self._lock:
-            self._transport_failures = 0
+            self._failure_streak = 0
 
-    def _transport_failed(self) -> None:
+    def _no_usable_answer(self) -> None:
         with self._lock:
-            self._transport_failures += 1
-            if self._transport_failures >= UNREACHABLE_AFTER and not self._stopped:
-                self._stopped = ("api_error", f"endpoint unreachable: {self._transport_failures} consecutive "
-                                              "connection failures or timeouts")
+            self._failure_streak += 1
+            if self._failure_streak >= UNUSABLE_AFTER and not self._stopped:
+                self._stopped = ("api_error", f"endpoint unusable: {self._failure_streak} consecutive calls failed "
+                                              "(connection failures, timeouts or HTTP 400) with no success between")
 
     def _settle(self, reserved: float, usage: dict | None) -> None:
         with self._lock:

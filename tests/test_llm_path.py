@@ -216,5 +216,14 @@ def test_an_unreachable_endpoint_stops_calling_after_ten_consecutive_failures(se
     assert len(server.chat_calls()) == 10  # 6 attempts for the first sample, 4 for the second, then none
     assert all(r["judge"] == "offline" and r["flags"] == ["fallback_offline:api_error"] for r in results)
     summary = json.loads((tmp_path / "results.summary.json").read_text())
-    assert summary["api"]["stopped"].startswith("endpoint unreachable: 10 consecutive")
+    assert summary["api"]["stopped"].startswith("endpoint unusable: 10 consecutive")
     assert "calls stopped" in proc.stderr
+
+
+def test_an_endpoint_rejecting_every_request_stops_after_ten(server, tmp_path):
+    server.responder = lambda body: Status(400, {"error": {"message": "response_format json_schema not supported",
+                                                           "type": "invalid_request_error"}})
+    proc, results = llm_run(server, tmp_path, make_samples(25))
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.chat_calls()) <= 10 + 7  # the streak, plus what other workers had already sent
+    assert all(r["judge"] == "offline" and r["flags"] == ["fallback_offline:api_error"] for r in results)
