@@ -11,8 +11,12 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+SETUP_TIMEOUT_S = 30.0
 
 
 def cache_key(**parts: object) -> str:
@@ -39,12 +43,22 @@ class ResponseCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        con = self._con()
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, content TEXT NOT NULL, "
-            "prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER, model TEXT, "
-            "created REAL DEFAULT (julianday('now')))")
+        # Switching to WAL takes an exclusive lock and SQLite reports "database is locked" at once, without its busy
+        # timeout, when another process is doing the same: two runs starting on a new cache file. Retry briefly.
+        deadline = time.monotonic() + SETUP_TIMEOUT_S
+        while True:
+            try:
+                con = self._con()
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, content TEXT NOT NULL, "
+                    "prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER, model TEXT, "
+                    "created REAL DEFAULT (julianday('now')))")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
