@@ -36,7 +36,7 @@ from typing import Callable
 import openai
 
 from .cache import CachedResponse
-from .client import JudgeClient, is_retryable
+from .client import JudgeClient, is_retryable, parse_usage
 from .grading import GradeRun, grade_one, summarize
 from .io import write_json_atomic
 from .judges import Judge
@@ -330,8 +330,7 @@ def _outcome(line: dict, r: _Request, rubric: Rubric, judge: LLMJudge) -> Judgme
         client.count_error(kind)
         return JudgeUnavailable("batch_error", detail)
     usage = body.get("usage") or {}
-    pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    pt, ct, cached = parse_usage(usage)
     client.record_usage(usage, batch=True)  # billed whether or not the judgment is usable
     try:
         content = body["choices"][0]["message"].get("content") or ""
@@ -344,10 +343,8 @@ def _outcome(line: dict, r: _Request, rubric: Rubric, judge: LLMJudge) -> Judgme
     if client.cache is not None:
         client.cache.put(client.key_for(r.messages, judge.response_format, rubric.spec_sha256),
                          CachedResponse(content, pt, ct, cached), client.decoding.model)
-    # As LLMJudge.judge builds a first-time valid judgment.
-    return Judgment(scores=parsed.scores, rationale=parsed.rationale, judge=judge.name, tokens_used=pt + ct,
-                    latency_ms=0, flags=["possible_prompt_injection"] if parsed.injection_attempt else [],
-                    calls=0, cached=False)
+    # The Batch API reports no per-request timing, and a batch line is not an online call.
+    return judge.judgment(parsed, tokens_used=pt + ct, latency_ms=0, calls=0, cached=False)
 
 
 class _BatchOutcomes:

@@ -62,6 +62,13 @@ class ChatResult:
     from_cache: bool
 
 
+def parse_usage(usage: dict | None) -> tuple[int, int, int]:
+    """``(prompt_tokens, completion_tokens, cached_prompt_tokens)`` from a chat completion's reported usage."""
+    usage = usage or {}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), int(cached)
+
+
 class MalformedResponse(Exception):
     """A 2xx whose body is not a chat completion: retried like a transport error."""
 
@@ -155,8 +162,7 @@ class JudgeClient:
 
     def record_usage(self, usage: dict, batch: bool = False) -> None:
         """Add a reply's reported usage to the running totals and spend (at the batch price when ``batch``)."""
-        pt, ct = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        pt, ct, cached = parse_usage(usage)
         with self._lock:
             self.usage.prompt_tokens += pt
             self.usage.completion_tokens += ct
@@ -226,13 +232,10 @@ class JudgeClient:
             raise JudgeUnavailable("api_error", f"HTTP {e.status_code} after {calls} attempt(s)") from None
         except (openai.APIConnectionError, MalformedResponse) as e:
             raise JudgeUnavailable("api_error", f"{type(e).__name__} after {calls} attempt(s)") from None
-        usage = body.get("usage") or {}
-        content = body["choices"][0]["message"].get("content") or ""
+        pt, ct, cached = parse_usage(body.get("usage"))
         return ChatResult(
-            content=content, prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
-            latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False)
+            content=body["choices"][0]["message"].get("content") or "", prompt_tokens=pt, completion_tokens=ct,
+            cached_tokens=cached, latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False)
 
     def _post(self, messages: list[dict], response_format: dict) -> dict:
         # The SDK's own POST (its transport, auth, headers and typed errors) with the body as built: create() would

@@ -67,12 +67,15 @@ class LLMJudge:
                 raise JudgeUnavailable("invalid_judgment", f"twice: {err}; then {err2}",
                                        tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
                                        calls=sum(r.calls for r in results)) from None
-        flags = ["judge_output_invalid_retried"] if len(results) > 1 else []
+        return self.judgment(parsed, tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
+                             latency_ms=sum(r.latency_ms for r in results), calls=sum(r.calls for r in results),
+                             cached=all(r.from_cache for r in results), retried=len(results) > 1)
+
+    def judgment(self, parsed: ParsedJudgment, *, tokens_used: int, latency_ms: int, calls: int, cached: bool,
+                 retried: bool = False) -> Judgment:
+        """A valid reply as a Judgment, with its flags: one rule for the online and the Batch API paths."""
+        flags = ["judge_output_invalid_retried"] if retried else []
         if parsed.injection_attempt:
             flags.append("possible_prompt_injection")
-        return Judgment(
-            scores=parsed.scores, rationale=parsed.rationale, judge=self.name,
-            tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
-            latency_ms=sum(r.latency_ms for r in results), flags=flags,
-            calls=sum(r.calls for r in results), cached=all(r.from_cache for r in results),
-        )
+        return Judgment(scores=parsed.scores, rationale=parsed.rationale, judge=self.name, tokens_used=tokens_used,
+                        latency_ms=latency_ms, flags=flags, calls=calls, cached=cached)
