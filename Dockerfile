@@ -11,7 +11,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY run.py calibrate.py README.md ./
-COPY harness/ harness/
+COPY grader/ grader/
+COPY calibration/ calibration/
 COPY rubric/ rubric/
 COPY examples/ examples/
 

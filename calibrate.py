@@ -7,7 +7,7 @@
 API calls and token split); without --results the samples are graded here with the chosen judge. Writes
 D/calibration.json (every figure), D/report.md (the verdicts a person reads) and PNG plots: confusion matrices per
 dimension and overall, and with --probes the probe deltas with their intervals. D is created if missing (its parent
-must exist). With --probes every sample is rewritten by each probe (harness.probes) and the rewrites are graded by
+must exist). With --probes every sample is rewritten by each probe (calibration.probes) and the rewrites are graded by
 the same judge: this is the only step that makes API calls besides grading without --results.
 
 Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 1 internal error.
@@ -19,14 +19,14 @@ import os
 import sys
 from pathlib import Path
 
-from harness.calibration import (POWER_PROBES, calibrate, expert_table, load_results, make_grader, plan_probes,
+from calibration.study import (POWER_PROBES, calibrate, expert_table, load_results, make_grader, plan_probes,
                                  plan_samples, power_needs_probes, read_run_summary, results_judge_name)
-from harness.cli import add_judge_args, build_judges, positive_int, preflight, run_main
-from harness.grading import grade
-from harness.io import load_expert_grades, load_samples, write_atomic, write_json_atomic
-from harness.report import confusion_png, probes_png, render_report
-from harness.rubric import load_rubric
-from harness.types import InputError
+from grader.cli import add_judge_args, build_judges, positive_int, preflight, run_main
+from grader.grading import grade
+from grader.io import load_expert_grades, load_samples, write_atomic, write_json_atomic
+from calibration.report import confusion_png, probes_png, render_report
+from grader.rubric import load_rubric
+from grader.types import InputError
 
 CONFUSION_PNG = "confusion_matrices.png"
 PROBES_PNG = "probe_deltas.png"

@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.batch import grade_batch
-from harness.cli import add_judge_args, build_judges, preflight, run_main
-from harness.grading import grade
-from harness.io import check_output_path, load_samples, write_json_atomic
-from harness.pricing import token_count_method
+from grader.batch import grade_batch
+from grader.cli import add_judge_args, build_judges, preflight, run_main
+from grader.grading import grade
+from grader.io import check_output_path, load_samples, write_json_atomic
+from grader.pricing import token_count_method
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

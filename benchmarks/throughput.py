@@ -26,13 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.cache import ResponseCache  # noqa: E402
-from harness.client import Decoding, JudgeClient  # noqa: E402
-from harness.grading import grade  # noqa: E402
-from harness.judges.llm import LLMJudge  # noqa: E402
-from harness.judges.offline import OfflineJudge  # noqa: E402
-from harness.rubric import load_rubric  # noqa: E402
-from harness.types import Sample  # noqa: E402
+from grader.cache import ResponseCache  # noqa: E402
+from grader.client import Decoding, JudgeClient  # noqa: E402
+from grader.grading import grade  # noqa: E402
+from grader.judges.llm import LLMJudge  # noqa: E402
+from grader.judges.offline import OfflineJudge  # noqa: E402
+from grader.rubric import load_rubric  # noqa: E402
+from grader.types import Sample  # noqa: E402
 
 TICKET = "PAY-4421 payments-core: POST /v1/refunds returned 500 for 3-decimal amounts; now 422. API v2.14.0."
 NOTE = "Refunds: POST /v1/refunds now returns HTTP 422 instead of failing when an amount has three decimals (v2.14.0)."

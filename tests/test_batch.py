@@ -1,4 +1,4 @@
-"""Batch mode (harness.batch.grade_batch, run.py --batch) against a real OpenAI-compatible server on 127.0.0.1."""
+"""Batch mode (grader.batch.grade_batch, run.py --batch) against a real OpenAI-compatible server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from harness.batch import grade_batch
-from harness.cache import ResponseCache
-from harness.client import Decoding, JudgeClient
-from harness.grading import grade
-from harness.judges.llm import LLMJudge
-from harness.judges.offline import OfflineJudge
-from harness.pricing import cost_usd
-from harness.rubric import load_rubric
-from harness.types import Sample
+from grader.batch import grade_batch
+from grader.cache import ResponseCache
+from grader.client import Decoding, JudgeClient
+from grader.grading import grade
+from grader.judges.llm import LLMJudge
+from grader.judges.offline import OfflineJudge
+from grader.pricing import cost_usd
+from grader.rubric import load_rubric
+from grader.types import Sample
 from tests.conftest import GOOD_NOTE, TICKET, run_script, write_json
 from tests.fake_openai import Content, FakeOpenAI, ServerError, Valid
 

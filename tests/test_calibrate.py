@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from harness.calibration import (calibrate, formality, hedging, load_results, make_grader, plan_probes, run_probes,
+from calibration.study import (calibrate, formality, hedging, load_results, make_grader, plan_probes, run_probes,
                                  word_count)
-from harness.io import load_expert_grades, load_samples
-from harness.probes import PROBES, apply_probe
-from harness.report import HEADINGS
-from harness.rubric import load_rubric
-from harness.types import Judgment
+from grader.io import load_expert_grades, load_samples
+from calibration.probes import PROBES, apply_probe
+from calibration.report import HEADINGS
+from grader.rubric import load_rubric
+from grader.types import Judgment
 from tests.conftest import ROOT, run_script, write_json
 
 SAMPLES = ROOT / "examples" / "samples.json"

@@ -1,10 +1,11 @@
-"""harness.facts: sentences, words, fact extraction with normalisation, ticket keys, internal markers."""
+"""grader.judges.offline.facts: sentences, words, fact extraction with normalisation, ticket keys, internal markers."""
 from __future__ import annotations
 
 import pytest
 
-from harness.facts import (Fact, extract_facts, fact_spans, internal_markers, number_noun, number_parts, sentences,
-                           ticket_keys, words)
+from grader.judges.offline.facts import (Fact, extract_facts, fact_spans, number_noun, number_parts, sentences,
+                                         ticket_keys, words)
+from grader.judges.offline.internal import internal_markers
 
 
 def norms(text: str, kind: str | None = None) -> list[str]:

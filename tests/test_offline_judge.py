@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.injection import detect_injection
-from harness.judges import offline as off
-from harness.judges.offline import CHECKS, CLEAN_RATIONALE, OfflineJudge
-from harness.rubric import load_rubric, parse_rubric
-from harness.types import Sample
+from grader.injection import detect_injection
+from grader.judges.offline import checks_facts, checks_structure, checks_summary, checks_voice, compare, text
+from grader.judges.offline import CHECKS, CLEAN_RATIONALE, OfflineJudge
+from grader.rubric import load_rubric, parse_rubric
+from grader.types import Sample
 
 ROOT = Path(__file__).resolve().parent.parent
 RN_SPEC = ROOT / "rubric" / "release_notes.json"
@@ -174,8 +174,8 @@ def test_deterministic(rn, summ):
         a, b = grade(judge, src, out), grade(judge, src, out)
         assert (a.scores, a.rationale, a.flags) == (b.scores, b.rationale, b.flags)
     fresh = OfflineJudge(load_rubric(RN_SPEC))
-    off._doc.cache_clear()
-    off._compare.cache_clear()
+    text.doc_of.cache_clear()
+    compare.compare.cache_clear()
     c = grade(fresh, TICKET2, NOTE2 + " (FILES-289) 🚀")
     assert (c.scores, c.rationale) == (grade(rn, TICKET2, NOTE2 + " (FILES-289) 🚀").scores,
                                        grade(rn, TICKET2, NOTE2 + " (FILES-289) 🚀").rationale)
@@ -300,12 +300,13 @@ def test_phrase_matcher_agrees_with_a_full_scan():
     samples = json.loads((ROOT / "examples" / "samples.json").read_text()) if (
         ROOT / "examples" / "samples.json").exists() else []
     texts += [s["model_output"] for s in samples] + [s["input_ticket"] for s in samples]
-    matchers = [v for v in vars(off).values() if isinstance(v, off._Phrases)]
+    modules = (compare, checks_facts, checks_voice, checks_structure, checks_summary)
+    matchers = [v for m in modules for v in vars(m).values() if isinstance(v, text.Phrases)]
     assert len(matchers) >= 8
-    for text in texts:
-        doc = off._Doc(text)
+    for t in texts:
+        doc = text.Doc(t)
         for ph in matchers:
-            assert ph.hits(doc) == [m.group(0) for m in ph.rx.finditer(doc.text)], (text, ph.rx.pattern[:60])
+            assert ph.hits(doc) == [m.group(0) for m in ph.rx.finditer(doc.text)], (t, ph.rx.pattern[:60])
 
 
 # ---- agreement with the illustrative expert grades (a regression guard, not a target) ----------------------------

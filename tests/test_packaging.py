@@ -25,6 +25,6 @@ def test_submission_zip_builds_and_validates(tmp_path):
     assert "validated" in proc.stdout
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-    assert {"run.py", "README.md", "requirements.txt", "rubric/release_notes.json", "harness/client.py"} <= names
+    assert {"run.py", "README.md", "requirements.txt", "rubric/release_notes.json", "grader/client.py", "calibration/study.py"} <= names
     assert not any("__pycache__" in n or n.startswith(("tests/", ".venv/")) or n.endswith(".sqlite") for n in names)
     assert out.stat().st_size < 20 * 1024 * 1024

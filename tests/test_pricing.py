@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from harness import pricing
+from grader import pricing
 
 
 def test_cost_uses_list_prices_cached_input_and_batch_discount():

@@ -6,11 +6,12 @@ import re
 
 import pytest
 
-from harness.facts import extract_facts, internal_markers, sentences, ticket_keys, words
-from harness.injection import detect_injection
-from harness.probes import (HEDGE_MARKERS, INJECTION_TEXT, PADDING_CLOSERS, PADDING_OPENERS, PROBES, STATUS_CODES,
+from grader.judges.offline.facts import extract_facts, sentences, ticket_keys, words
+from grader.judges.offline.internal import internal_markers
+from grader.injection import detect_injection
+from calibration.probes import (HEDGE_MARKERS, INJECTION_TEXT, PADDING_CLOSERS, PADDING_OPENERS, PROBES, STATUS_CODES,
                             UNSUPPORTED_CLAIMS, apply_probe)
-from harness.types import Sample
+from grader.types import Sample
 
 # ---- hand-written tickets and notes -----------------------------------------------------------------------------
 

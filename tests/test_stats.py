@@ -1,4 +1,4 @@
-"""harness.stats against reference implementations, published figures and hand calculations."""
+"""calibration.stats against reference implementations, published figures and hand calculations."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 from sklearn.metrics import cohen_kappa_score
 
-from harness.stats import (
+from calibration.stats import (
     agreement,
     bootstrap_ci,
     cohen_kappa,
@@ -30,7 +30,7 @@ from harness.stats import (
     residual_correlation,
     round_half_up,
 )
-from harness.stats.agreement import resampled_confusion, spearman_resampled
+from calibration.stats.agreement import resampled_confusion, spearman_resampled
 
 LABELS = [1, 2, 3, 4, 5]
 WEIGHTS = [None, "linear", "quadratic"]
@@ -136,7 +136,7 @@ def test_vectorised_spearman_equals_scipy_on_the_same_resample():
     for r in range(20):
         assert vec[r] == pytest.approx(scipy.stats.spearmanr(judge[idx[r]], expert[idx[r]]).statistic, abs=1e-12)
     ranks = scipy.stats.rankdata(judge[idx], axis=1)
-    from harness.stats.agreement import _factorize, _resampled_midranks
+    from calibration.stats.agreement import _factorize, _resampled_midranks
 
     codes, k = _factorize(judge.astype(float))
     np.testing.assert_allclose(_resampled_midranks(codes, k, idx), ranks)

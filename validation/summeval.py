@@ -6,7 +6,7 @@
 Reads DATA/summeval/damo_llm_summeval/ (see DATA/summeval/SOURCE.md), converts it into the harness's formats in
 a temporary folder (samples: id "<doc_id>:<model_id>", input = the article, output = the summary; experts: raters
 "e1", "e2", "e3" by list position), grades the summaries with the offline judge and rubric/summarization.json, and
-runs the calibration (harness.calibration, the code behind calibrate.py). Then:
+runs the calibration (calibration.study, the code behind calibrate.py). Then:
 
 1. checks that the pipeline reproduces SOURCE.md's expert-vs-expert figures (pairwise quadratic kappa per pair
    and their mean, Krippendorff's alpha interval and ordinal, leave-one-out Spearman) within 0.01, printing
@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 
-from harness.calibration import calibrate, load_results, make_grader, plan_probes  # noqa: E402
-from harness.grading import grade  # noqa: E402
-from harness.io import load_expert_grades, load_samples, write_atomic, write_json_atomic  # noqa: E402
-from harness.judges.offline import OfflineJudge  # noqa: E402
-from harness.report import confusion_png, md_table, render_report  # noqa: E402
-from harness.rubric import load_rubric  # noqa: E402
-from harness.stats import agreement  # noqa: E402
+from calibration.study import calibrate, load_results, make_grader, plan_probes  # noqa: E402
+from grader.grading import grade  # noqa: E402
+from grader.io import load_expert_grades, load_samples, write_atomic, write_json_atomic  # noqa: E402
+from grader.judges.offline import OfflineJudge  # noqa: E402
+from calibration.report import confusion_png, md_table, render_report  # noqa: E402
+from grader.rubric import load_rubric  # noqa: E402
+from calibration.stats import agreement  # noqa: E402
 
 DIMS = ("coherence", "consistency", "fluency", "relevance")
 RUBRIC = ROOT / "rubric" / "summarization.json"

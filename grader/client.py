@@ -145,7 +145,7 @@ class JudgeClient:
 
     def request_body(self, messages: list[dict], response_format: dict) -> dict:
         """The chat-completions request body for one judged completion: what ``complete`` sends and what a Batch API
-        line carries (harness.batch), built in one place so the two paths cannot drift."""
+        line carries (grader.batch), built in one place so the two paths cannot drift."""
         d = self.decoding
         return {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
                 "max_completion_tokens": d.max_completion_tokens,

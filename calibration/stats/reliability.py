@@ -15,8 +15,8 @@ import krippendorff
 import numpy as np
 import scipy.stats
 
-from harness.stats.agreement import Weights, _sklearn_kappa, label_codes
-from harness.stats.bootstrap import json_float
+from calibration.stats.agreement import Weights, sklearn_kappa, label_codes
+from calibration.stats.bootstrap import json_float
 
 
 def _as_ratings(ratings) -> np.ndarray:
@@ -64,7 +64,7 @@ def _pair_kappa(x: np.ndarray, y: np.ndarray, labels: Sequence[float], weights: 
         return float("nan"), 0
     xc = label_codes(x[both], labels, "ratings")
     yc = label_codes(y[both], labels, "ratings")
-    return _sklearn_kappa(xc, yc, len(labels), weights), n
+    return sklearn_kappa(xc, yc, len(labels), weights), n
 
 
 def krippendorff_alpha(

@@ -1,6 +1,6 @@
 """Grade through the OpenAI Batch API: half the price, for work that can wait (results within 24 h).
 
-``grade_batch`` produces the same results.json entries as the online path (``harness.grading.grade``): every result
+``grade_batch`` produces the same results.json entries as the online path (``grader.grading.grade``): every result
 is built by ``grading.grade_one`` with a per-sample judge that hands back the batch's outcome, so the schema, the
 fallback rules and the flags are shared, not copied.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
-from harness.stats.bootstrap import ArrayLike, json_float
+from calibration.stats.bootstrap import ArrayLike, json_float
 
 
 def _scores(x: ArrayLike, what: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""report.md and the plots for a calibration document (``harness.calibration.calibrate``'s output).
+"""report.md and the plots for a calibration document (``calibration.study.calibrate``'s output).
 
 The report answers four questions in plain language, each with the figures behind the verdict:
 (1) does the judge agree with the experts, and how close is it to the experts' agreement with each other?

@@ -1,15 +1,15 @@
 """Calibration statistics as pure functions (no I/O): judge-vs-expert agreement with bootstrap
 intervals, the human reliability ceiling, paired bias-probe deltas and discrimination power."""
-from harness.stats.agreement import (
+from calibration.stats.agreement import (
     agreement,
     cohen_kappa,
     kappa_from_counts,
     residual_correlation,
     round_half_up,
 )
-from harness.stats.bootstrap import bootstrap_ci, paired_delta, percentile_ci, resample_indices
-from harness.stats.power import mann_whitney_greater, n_for_power, power_at_n, power_summary
-from harness.stats.reliability import human_ceiling, krippendorff_alpha, leave_one_out_spearman, pairwise_kappa
+from calibration.stats.bootstrap import bootstrap_ci, paired_delta, percentile_ci, resample_indices
+from calibration.stats.power import mann_whitney_greater, n_for_power, power_at_n, power_summary
+from calibration.stats.reliability import human_ceiling, krippendorff_alpha, leave_one_out_spearman, pairwise_kappa
 
 __all__ = [
     "agreement",

@@ -2,7 +2,7 @@
 
 A judge turns one sample into a Judgment with an integer on the rubric's scale for every dimension. A judge that
 cannot judge a sample raises JudgeUnavailable (or BudgetExhausted); it never invents a low score. The caller
-(``harness.grading``) decides what to fall back to and flags it.
+(``grader.grading``) decides what to fall back to and flags it.
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.stats
 from sklearn.metrics import cohen_kappa_score
 
-from harness.stats.bootstrap import ArrayLike, chunk_rows, json_float, percentile_ci, resample_indices
+from calibration.stats.bootstrap import ArrayLike, chunk_rows, json_float, percentile_ci, resample_indices
 
 Weights = Literal["linear", "quadratic"] | None
 
@@ -166,10 +166,10 @@ def cohen_kappa(judge: ArrayLike, expert: ArrayLike, labels: Sequence[float], we
     j, e = _check_pair(judge, expert)
     jc = label_codes(j, labels, "judge")
     ec = label_codes(round_half_up(e), labels, "expert (rounded half up)")
-    return _sklearn_kappa(ec, jc, len(labels), weights)
+    return sklearn_kappa(ec, jc, len(labels), weights)
 
 
-def _sklearn_kappa(a_codes: np.ndarray, b_codes: np.ndarray, n_labels: int, weights: Weights) -> float:
+def sklearn_kappa(a_codes: np.ndarray, b_codes: np.ndarray, n_labels: int, weights: Weights) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # UndefinedMetricWarning: nan is the documented result
         return float(
@@ -225,9 +225,9 @@ def agreement(
 
     confusion = resampled_confusion(ec, jc, k, np.arange(n)[None, :])[0]
     point = {
-        "kappa": _sklearn_kappa(ec, jc, k, None),
-        "kappa_linear": _sklearn_kappa(ec, jc, k, "linear"),
-        "kappa_quadratic": _sklearn_kappa(ec, jc, k, "quadratic"),
+        "kappa": sklearn_kappa(ec, jc, k, None),
+        "kappa_linear": sklearn_kappa(ec, jc, k, "linear"),
+        "kappa_quadratic": sklearn_kappa(ec, jc, k, "quadratic"),
         "spearman": _quiet_stat(scipy.stats.spearmanr, j, e),
         "kendall": _quiet_stat(scipy.stats.kendalltau, j, e),
         "exact": float(np.trace(confusion) / n),

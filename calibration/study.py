@@ -1,10 +1,10 @@
 """Calibration: how far a judge's grades can be trusted, measured against expert graders.
 
-A composition of the pure statistics in ``harness.stats`` plus the probe runner, the only part that grades:
+A composition of the pure statistics in ``calibration.stats`` plus the probe runner, the only part that grades:
 
 1. agreement of judge and experts per dimension and overall, next to the experts' agreement with each other
    (the human ceiling);
-2. probes (``harness.probes``): rewrite every sample, grade the rewrite with the same judge and report the paired
+2. probes (``calibration.probes``): rewrite every sample, grade the rewrite with the same judge and report the paired
    change per dimension (invariance probes must not move the judge, sensitivity probes must lower the target);
 3. observational bias: do the judge's residuals against the experts follow length, formality or hedging?
 4. power: can the judge tell good from mediocre with 30 samples per group at p < 0.05?
@@ -15,25 +15,24 @@ Everything here is deterministic for a given seed. Input validation raises ``Inp
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.stats
 
-from .grading import GradeRun
-from .io import read_json
-from .pricing import cost_usd, count_tokens, price_for
+from grader.grading import GradeRun
+from grader.pricing import cost_usd, count_tokens, price_for
+from grader.rubric import Rubric
+from grader.types import Sample
+
+from .features import CASUAL_MARKERS, FEATURES, FORMAL_MARKERS, HEDGE_WORDS, formality, hedging, word_count
+from .inputs import Experts, expert_table, is_fallback, load_results, read_run_summary, results_judge_name
 from .probes import PROBES, apply_probe
-from .rubric import Rubric
 from .stats import agreement, human_ceiling, paired_delta, power_summary, residual_correlation, round_half_up
 from .stats.agreement import spearman_resampled
 from .stats.bootstrap import json_float, percentile_ci, resample_indices
-from .types import InputError, Sample
 
 __all__ = [
     "CASUAL_MARKERS", "FORMAL_MARKERS", "HEDGE_WORDS", "INVARIANCE_MIN_EFFECT", "POWER_PROBES", "Experts",
@@ -49,202 +48,7 @@ POWER_PROBES = ("drop_fact", "unsupported_number")
 
 MIN_GROUP = 3  # fewer items than this in a power group: the experts cannot be the source
 
-POWER_SIMULATIONS = 2000  # simulated studies per power estimate (harness.stats.power)
-
-# ---- surface features -----------------------------------------------------------------------------------------
-
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.\-][A-Za-z0-9]+)*")
-
-HEDGE_WORDS: tuple[str, ...] = (
-    "may", "might", "could", "should", "possibly", "perhaps", "maybe", "probably", "likely", "unlikely",
-    "apparently", "seems", "seem", "appears", "appear", "suggests", "suggest", "generally", "typically", "usually",
-    "somewhat", "roughly", "approximately", "in most cases", "in some cases", "as far as we can tell",
-    "we believe", "we think", "i think", "we expect", "to some extent", "tend to", "tends to", "not necessarily",
-)
-"""Hedge words and phrases counted by :func:`hedging` (whole words, case-insensitive)."""
-
-CASUAL_MARKERS: tuple[str, ...] = (
-    "gonna", "wanna", "kinda", "folks", "awesome", "cool", "super", "totally", "stuff", "hey", "heads up",
-    "heads-up", "fyi", "asap", "btw", "yay", "oops", "whoops", "a bunch of", "a lot of", "tons of", "check out",
-    "grab", "huge", "okay", "ok", "info", "docs", "just", "pretty", "really", "get", "got", "thanks",
-)
-"""Casual words and phrases counted by :func:`formality`; contractions, "!" and emoji count as casual too."""
-
-FORMAL_MARKERS: tuple[str, ...] = (
-    "please note", "therefore", "furthermore", "moreover", "however", "consequently", "accordingly",
-    "additionally", "thus", "hence", "regarding", "prior to", "subsequently", "approximately", "in accordance with",
-    "ensure", "receive", "utilize", "require", "requires", "required", "previously", "will not", "cannot",
-    "do not", "does not", "did not", "is not", "are not", "we are pleased", "thank you",
-)
-"""Formal words and phrases counted by :func:`formality` (uncontracted negations are the formal forms)."""
-
-_CONTRACTION = re.compile(r"\b(?:[A-Za-z]+(?:n['’]t|['’](?:re|ve|ll|d|m))|(?:it|that|there|here|what|who|he|she|let)"
-                          r"['’]s)\b", re.IGNORECASE)  # "'s" only after pronouns: "device's" is a possessive
-_CAPS_CASUAL = frozenset({"FYI", "ASAP", "BTW", "OK"})  # other ALL-CAPS matches are codes or methods (GET), not words
-_EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
-_EXCLAIM = re.compile(r"!")
-
-
-def _phrase_rx(phrases: Sequence[str]) -> re.Pattern:
-    alts = sorted((re.escape(p).replace(r"\ ", r"\s+") for p in phrases), key=len, reverse=True)
-    return re.compile(r"(?<![\w'’-])(?:" + "|".join(alts) + r")(?![\w'’-])", re.IGNORECASE)
-
-
-_HEDGE_RX = _phrase_rx(HEDGE_WORDS)
-_CASUAL_RX = _phrase_rx(CASUAL_MARKERS)
-_FORMAL_RX = _phrase_rx(FORMAL_MARKERS)
-
-
-def word_count(text: str) -> int:
-    """Number of word tokens (letters/digits with inner apostrophes, dots or hyphens)."""
-    return len(_WORD.findall(text))
-
-
-def hedging(text: str) -> float:
-    """Hedges per 100 words: occurrences of :data:`HEDGE_WORDS` (longest phrase first, no overlaps). 0 if empty."""
-    n = word_count(text)
-    return 100.0 * len(_HEDGE_RX.findall(text)) / n if n else 0.0
-
-
-def formality(text: str) -> float:
-    """Net formal markers per 100 words: ``100 * (formal - casual) / words``; positive = formal, 0 if empty.
-
-    ``formal`` counts :data:`FORMAL_MARKERS` (e.g. "therefore", "ensure", "do not"); ``casual`` counts
-    :data:`CASUAL_MARKERS` (e.g. "a lot of", "get", "awesome"; ALL-CAPS matches such as the HTTP method GET are
-    not words and are skipped, except FYI/ASAP/BTW/OK), contractions ("we've", "don't", "it's"; not possessives),
-    exclamation marks and emoji. A crude, transparent register measure: good enough to ask whether a judge's errors follow
-    register, not a linguistic analysis.
-    """
-    n = word_count(text)
-    if not n:
-        return 0.0
-    casual_words = [m for m in _CASUAL_RX.findall(text) if not (m.isupper() and len(m) > 1) or m in _CAPS_CASUAL]
-    casual = (len(casual_words) + len(_CONTRACTION.findall(text)) + len(_EXCLAIM.findall(text))
-              + len(_EMOJI.findall(text)))
-    formal = len(_FORMAL_RX.findall(text))
-    return 100.0 * (formal - casual) / n
-
-
-FEATURES: dict[str, Callable[[str], float]] = {
-    "length": lambda t: float(word_count(t)),
-    "formality": formality,
-    "hedging": hedging,
-}
-
-# ---- inputs ---------------------------------------------------------------------------------------------------
-
-
-def load_results(path: str | Path, samples: list[Sample], rubric: Rubric) -> list[dict]:
-    """Read run.py's results.json and check it against the samples and the rubric; results in sample order.
-
-    Every sample id must have exactly one result and every result a sample; each result needs an integer on the
-    scale for every rubric dimension (and nothing else). A stored ``overall`` must equal the rubric's weighted
-    mean (else the results came from another rubric spec). Problems raise InputError naming the file and item.
-    """
-    data = read_json(path, "results file")
-    if not isinstance(data, list):
-        raise InputError(path, f"results must be a JSON array (run.py's results.json), got {type(data).__name__}")
-    ids = {s.id for s in samples}
-    by_id: dict[str, dict] = {}
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InputError(path, f"entry is a {type(item).__name__}, not an object", i)
-        sid = item.get("id")
-        if not isinstance(sid, str):
-            raise InputError(path, f"'id' must be a string, got {sid!r}", i)
-        if sid not in ids:
-            raise InputError(path, "id not found in the samples (results must come from the same samples file)", i,
-                             sid)
-        if sid in by_id:
-            raise InputError(path, "duplicate result for this id", i, sid)
-        try:
-            scores = rubric.validate_scores(item.get("scores"))
-        except ValueError as e:
-            raise InputError(path, f"scores: {e} (rubric {rubric.name!r})", i, sid) from None
-        overall = rubric.overall(scores)
-        stored = item.get("overall")
-        if stored is not None:
-            if isinstance(stored, bool) or not isinstance(stored, (int, float)) or abs(stored - overall) > 0.011:
-                raise InputError(path, f"'overall' {stored!r} is not the rubric's weighted mean {overall} of the "
-                                       f"scores: graded with another rubric spec?", i, sid)
-        clean = {"id": sid, "scores": scores, "overall": overall}
-        for key in ("tokens_used", "latency_ms"):
-            v = item.get(key, 0)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise InputError(path, f"{key!r} must be a non-negative number, got {v!r}", i, sid)
-            clean[key] = v
-        judge = item.get("judge", "unknown")
-        flags = item.get("flags", [])
-        if not isinstance(judge, str):
-            raise InputError(path, f"'judge' must be a string, got {judge!r}", i, sid)
-        if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-            raise InputError(path, "'flags' must be an array of strings", i, sid)
-        clean["judge"], clean["flags"] = judge, flags
-        by_id[sid] = clean
-    missing = [s.id for s in samples if s.id not in by_id]
-    if missing:
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise InputError(path, f"no result for sample id {missing[0]!r}{more} (results must cover every sample)")
-    return [by_id[s.id] for s in samples]
-
-
-def read_run_summary(results_path: str | Path) -> dict | None:
-    """run.py's summary next to the results (``<name>.summary.json``), or None when absent or unreadable."""
-    p = Path(results_path)
-    p = p.with_name(p.stem + ".summary.json")
-    if not p.is_file():
-        return None
-    try:
-        data = read_json(p, "run summary")
-    except InputError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _is_fallback(r: dict) -> bool:
-    return any(f.startswith("fallback_offline:") for f in r.get("flags", []))
-
-
-def results_judge_name(results: list[dict], summary: dict | None = None) -> str:
-    """The judge that produced the results: the summary's ``judge_requested``, else the most common judge among
-    results that are neither fallbacks nor empty outputs (graded by rule), else ``"offline"``."""
-    if summary and isinstance(summary.get("judge_requested"), str):
-        return summary["judge_requested"]
-    names = Counter(r["judge"] for r in results if not _is_fallback(r) and "empty_output" not in r["flags"])
-    return names.most_common(1)[0][0] if names else "offline"
-
-
-@dataclass
-class Experts:
-    """Expert grades as arrays: ``scores[rater, item, dim]`` (nan where a rater did not grade an item)."""
-
-    raters: list[str]
-    ids: list[str]  # items with at least one grade, in sample order
-    keys: list[str]
-    scores: np.ndarray
-    rounded: bool = False  # some per-rater scores were not integers and were rounded half up for the ceiling
-
-    def mean(self) -> np.ndarray:
-        """Mean over the raters who graded each item: ``(n_items, n_dims)``."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.nanmean(self.scores, axis=0)
-
-
-def expert_table(rows: list[dict], rubric: Rubric, sample_ids: Sequence[str]) -> Experts:
-    """``load_expert_grades`` rows -> :class:`Experts` (raters in order of first appearance, items in sample order)."""
-    raters = list(dict.fromkeys(r["rater"] for r in rows))
-    graded = {r["id"] for r in rows}
-    ids = [s for s in sample_ids if s in graded]
-    ri = {r: i for i, r in enumerate(raters)}
-    ii = {s: i for i, s in enumerate(ids)}
-    keys = rubric.keys
-    arr = np.full((len(raters), len(ids), len(keys)), np.nan)
-    for row in rows:
-        arr[ri[row["rater"]], ii[row["id"]]] = [row["scores"][k] for k in keys]
-    finite = arr[~np.isnan(arr)]
-    return Experts(raters, ids, keys, arr, rounded=bool((finite != np.round(finite)).any()))
-
+POWER_SIMULATIONS = 2000  # simulated studies per power estimate (calibration.stats.power)
 
 # ---- 1. agreement ---------------------------------------------------------------------------------------------
 
@@ -323,8 +127,8 @@ Grader = Callable[[list[Sample], str], GradeRun]
 
 
 def make_grader(rubric: Rubric, judge, fallback, concurrency: int = 8, progress: bool = True) -> Grader:
-    """``grader(samples, desc) -> GradeRun`` with one judge, through ``harness.grading.grade``."""
-    from .grading import grade
+    """``grader(samples, desc) -> GradeRun`` with one judge, through ``grader.grading.grade``."""
+    from grader.grading import grade
 
     def grader(samples: list[Sample], desc: str) -> GradeRun:
         return grade(samples, rubric, judge, fallback, concurrency=concurrency, progress=progress, desc=desc)
@@ -419,7 +223,7 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
             "n_applicable": len(todo),
             "n_skipped": len(pairs) - len(todo),
             "n_skipped_empty_original": len(empty),
-            "fallbacks": sum(1 for b in rewritten if _is_fallback(b)),
+            "fallbacks": sum(1 for b in rewritten if is_fallback(b)),
             "judged_by": dict(Counter(b["judge"] for b in rewritten)),
             "flagged_dimensions": [k for k, e in entry.items() if e.get("flagged")],
         }
@@ -488,7 +292,7 @@ def cost_section(results: list[dict], summary: dict | None, judge_name: str) -> 
     LLM judge (cache hits take 0 ms). Calls: the run summary's API calls, else the number of LLM-judged results.
     """
     llm = judge_name.startswith("llm:")
-    basis = [r for r in results if r["judge"] == judge_name and not _is_fallback(r)] or list(results)
+    basis = [r for r in results if r["judge"] == judge_name and not is_fallback(r)] or list(results)
     tokens = np.array([r["tokens_used"] for r in basis], dtype=float)
     lat = np.array([r["latency_ms"] for r in basis if not llm or r["latency_ms"] > 0], dtype=float)
     api = (summary or {}).get("api") if isinstance(summary, dict) else None
@@ -555,7 +359,7 @@ def calibrate(samples: list[Sample], rubric: Rubric, results: list[dict], *, exp
                                       "scale": rubric.scale, "weights": rubric.weights},
         "raters": [], "dimensions": {}, "overall": None, "human_ceiling": None, "probes": {}, "probe_meta": {},
         "bias": {}, "power": None, "cost": None, "warnings": warnings_out,
-        "fallbacks": sum(1 for r in results if _is_fallback(r)),
+        "fallbacks": sum(1 for r in results if is_fallback(r)),
     }
     if results_summary and results_summary.get("rubric_sha256") not in (None, rubric.spec_sha256):
         note("the results' run summary names another rubric spec (sha256 differs from --rubric-spec)")

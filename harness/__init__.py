@@ -1,1 +1,0 @@
-"""A grading harness for free-form model outputs: rubric-driven LLM and offline judges, calibration statistics."""
