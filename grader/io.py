@@ -1,6 +1,8 @@
 """Reading user files with one-line errors, and writing outputs atomically (never half-written)."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -28,6 +30,76 @@ def read_json(path: str | Path, what: str = "file") -> object:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
+ROW_FORMATS = "a JSON array of objects, JSON Lines (one object per line) or CSV with a header row"
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, f"{what} not found") from None
+    except IsADirectoryError:
+        raise InputError(path, f"{what} is a directory, not a file") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read {what} ({e.strerror or e})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(path, f"not valid UTF-8 (byte {e.start})") from None
+
+
+def read_rows(path: str | Path, what: str = "file") -> list[dict]:
+    """Rows of a table a user has: a JSON array of objects, JSON Lines, or CSV with a header (a UTF-8 BOM is fine).
+
+    The format comes from the extension (.json, .jsonl/.ndjson, .csv/.tsv); otherwise from the content (``[`` starts
+    a JSON array, ``{`` JSON Lines, anything else CSV). Errors name the file, the row and the format expected.
+    """
+    path = Path(path)
+    text = _read_text(path, what)
+    ext = path.suffix.lower()
+    head = text.lstrip()[:1]
+    if ext in (".jsonl", ".ndjson") or (ext not in (".json", ".csv", ".tsv") and head == "{"):
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(path, f"line {n} is not valid JSON ({e.msg}); expected {ROW_FORMATS}") from None
+            if not isinstance(obj, dict):
+                raise InputError(path, f"line {n} is a {type(obj).__name__}, not a JSON object")
+            rows.append(obj)
+        return rows
+    if ext == ".json" or (ext not in (".csv", ".tsv") and head == "["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+                                   f"expected {ROW_FORMATS}") from None
+        if not isinstance(data, list):
+            raise InputError(path, f"expected {ROW_FORMATS}; got a JSON {type(data).__name__}")
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise InputError(path, f"entry is a {type(item).__name__}, not an object", i)
+        return data
+    if not text.strip():
+        return []
+    try:
+        dialect = "excel-tab" if ext == ".tsv" else "excel"
+        reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+        rows = []
+        for row in reader:
+            if None in row:
+                raise InputError(path, f"CSV row {reader.line_num} has more fields than the header")
+            rows.append({k.strip(): v for k, v in row.items()})
+        if reader.fieldnames is None or not any(f.strip() for f in reader.fieldnames):
+            raise InputError(path, f"no CSV header row; expected {ROW_FORMATS}")
+        return rows
+    except csv.Error as e:
+        raise InputError(path, f"not valid CSV ({e}); expected {ROW_FORMATS}") from None
 
 
 def load_samples(path: str | Path) -> list[Sample]:
