@@ -1,0 +1,132 @@
+"""Pages for each kind of run, built from the files the run wrote (so a page can be rebuilt at any time).
+
+Each ``*_page`` function returns the page as a string; the scripts write it with ``write_atomic`` beside their
+``report.md``. Figures shown are read from the run's own JSON outputs, never recomputed differently.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .html import Column, Filter, Headline, Plot, Section, Table, render_page
+from .stats.bootstrap import percentile_ci, resample_indices
+
+__all__ = ["grading_page", "fmt", "fmt_ci"]
+
+MEAN_CI_BOOT = 2000  # bootstrap resamples for the interval of a mean shown on a grading page
+MEAN_CI_SEED = 0
+
+
+def fmt(x: object, digits: int = 3) -> str:
+    """A figure as shown: numbers rounded, None/nan as 'undefined'."""
+    if x is None:
+        return "undefined"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if isinstance(x, (float, np.floating)):
+        return "undefined" if math.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def fmt_ci(ci: object, digits: int = 3) -> str:
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2 or any(v is None for v in ci):
+        return "no interval"
+    if any(isinstance(v, float) and math.isnan(v) for v in ci):
+        return "no interval"
+    return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def mean_with_ci(values: list[float], n_boot: int = MEAN_CI_BOOT, seed: int = MEAN_CI_SEED) -> tuple[float, list]:
+    """Mean and its 95% percentile bootstrap interval over items (no interval below 2 items)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return math.nan, [math.nan, math.nan]
+    if v.size < 2:
+        return float(v.mean()), [math.nan, math.nan]
+    idx = resample_indices(v.size, n_boot, seed)
+    return float(v.mean()), percentile_ci(v[idx].mean(axis=1))
+
+
+def _is_fallback(r: dict) -> bool:
+    return any(str(f).startswith("fallback_offline") for f in r.get("flags", []))
+
+
+def grading_page(results: list[dict], summary: dict | None, samples: dict[str, dict] | None = None,
+                 experts: dict[str, dict[str, float]] | None = None, title: str = "Grading run",
+                 input_field: str = "input_ticket", output_field: str = "model_output") -> str:
+    """A plain ``run.py`` run: results.json, its summary, and optionally the samples and mean expert grades."""
+    summary = summary or {}
+    dims = list(results[0]["scores"]) if results else list((summary.get("mean_scores") or {}).keys())
+    n = len(results)
+    overall, ci = mean_with_ci([r.get("overall") for r in results])
+    judged = ", ".join(f"{v} by {k}" for k, v in (summary.get("judged_by") or {}).items()) or "unknown"
+    flags_total = sum((summary.get("flags") or {}).values()) if summary.get("flags") else \
+        sum(len(r.get("flags", [])) for r in results)
+    fallbacks = summary.get("fallbacks", sum(_is_fallback(r) for r in results))
+    heads = [Headline("mean overall", fmt(overall), f"95% bootstrap CI {fmt_ci(ci)}, n={n}, seed {MEAN_CI_SEED}")]
+    for d in dims:
+        m, c = mean_with_ci([r["scores"].get(d) for r in results])
+        heads.append(Headline(f"mean {d}", fmt(m), f"95% CI {fmt_ci(c)}, n={n}"))
+    heads.append(Headline("judge", judged, f"requested: {summary.get('judge_requested', 'unknown')}"))
+    heads.append(Headline("fallbacks", str(fallbacks), f"of n={n}; flags raised: {flags_total}",
+                          verdict="check" if fallbacks else ""))
+    api = summary.get("api")
+    if api:
+        heads.append(Headline("cost", f"${api.get('spent_usd', 0):.4f}",
+                              f"{api.get('calls', 0)} call(s), {api.get('cache_hits', 0)} cache hit(s)"))
+    pairs = [("rubric", f"{summary.get('rubric', '?')} (sha256 {str(summary.get('rubric_sha256', ''))[:12]})"),
+             ("samples", str(n)), ("tokens used", fmt(summary.get("tokens_used")))]
+    if summary.get("response_format_mode") or (api or {}).get("response_format_mode"):
+        pairs.append(("response format", str(summary.get("response_format_mode") or api.get("response_format_mode"))))
+    for k, v in sorted((summary.get("flags") or {}).items()):
+        pairs.append((f"flag {k}", str(v)))
+    sections = [Section("Run", pairs=tuple(pairs))]
+    columns = [Column("id", "id"), Column("overall", "overall", True)] + \
+              [Column(d, d, True) for d in dims] + [Column("judge", "judge"), Column("flags", "flags")]
+    filters = [Filter("flagged", "flagged only"), Filter("fallback", "fallbacks only")]
+    if experts:
+        columns.insert(2, Column("expert", "expert mean", True))
+        columns.insert(3, Column("gap", "largest judge - expert gap", True))
+        filters.append(Filter("disagree", "judge vs expert differ by 2+"))
+    filters.append(Filter("judge", "judge", kind="choice"))
+    rows = []
+    for r in results:
+        sid = r.get("id")
+        cells = {"id": sid, "overall": r.get("overall"), "judge": r.get("judge"),
+                 "flags": ", ".join(r.get("flags", []))}
+        cells.update({d: r["scores"].get(d) for d in dims})
+        tags = []
+        if r.get("flags"):
+            tags.append("flagged")
+        if _is_fallback(r):
+            tags.append("fallback")
+        detail = []
+        if samples and sid in samples:
+            detail += [("input", samples[sid].get(input_field, "")), ("output", samples[sid].get(output_field, ""))]
+        detail += [("scores", ", ".join(f"{d} {r['scores'].get(d)}" for d in dims)), ("rationale", r.get("rationale")),
+                   ("judge", r.get("judge")), ("flags", ", ".join(r.get("flags", [])) or "none")]
+        if experts and sid in experts:
+            ex = experts[sid]
+            cells["expert"] = round(float(np.mean(list(ex.values()))), 3) if ex else None
+            gaps = [r["scores"][d] - ex[d] for d in dims if d in ex and r["scores"].get(d) is not None]
+            cells["gap"] = round(max(gaps, key=abs), 3) if gaps else None  # signed, the dimension furthest apart
+            if gaps and max(abs(g) for g in gaps) >= 2:
+                tags.append("disagree")
+            detail.append(("expert grades (mean of raters)", ", ".join(f"{d} {v:.2f}" for d, v in ex.items())))
+        rows.append({"cells": cells, "tags": tags, "detail": detail})
+    subtitle = f"{n} sample(s); judge {judged}"
+    return render_page(title, subtitle, heads, sections, Table(columns, rows, filters, "Samples"), [])
+
+
+def plots_from_files(paths) -> list[Plot]:
+    """PNG files a run wrote, inlined (missing files are skipped: a run may not have made every plot)."""
+    out = []
+    for p in paths:
+        try:
+            out.append(Plot(p.name, p.read_bytes()))
+        except OSError:
+            continue
+    return out
