@@ -26,6 +26,7 @@ from grader.io import write_atomic, write_json_atomic
 from grader.types import InputError
 
 OUTPUTS = ("audit.json", "memo.md", "forest.png")
+SEED_EFFECT_ALPHA = 0.01
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     flags += [f"task {t}: {m} not compared ({e['mitigations'][m]['note']})"
               for t, e in figures["tasks"].items() for m in args.mitigation
               if e["mitigations"][m]["delta_vs_base"] is None]
+    flags += [f"task {t}: {m}'s score moves with the seed more than per-item noise explains (p = "
+              f"{v['seed_effect_p']:.3g}); the item-bootstrap interval may be too narrow, add seeds"
+              for t, e in figures["tasks"].items() for m, v in e["models"].items()
+              if v["seed_effect_p"] is not None and v["seed_effect_p"] < SEED_EFFECT_ALPHA]
     flags += [f"aggregate mismatch: {x}" for x in reported_mismatches(runs)]
     record = {
         "base": args.base, "candidate": args.candidate, "mitigations": args.mitigation,
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             "gap_closed": "(mitigation - candidate) / (base - candidate), percentile interval over the same "
                           "resamples; undefined unless the candidate's delta interval lies below 0",
             "p_largest": "share of bootstrap replicates in which the task has the lowest delta",
+            "seed_effect_p": "chi-square test that the between-seed variance of a model's task score exceeds "
+                             f"per-item noise / n; flagged below {SEED_EFFECT_ALPHA}",
             "max_drop": args.max_drop, "bootstrap": args.bootstrap, "seed": args.seed,
             "groups": "subtasks reported separately" if args.split_groups else "a group's subtasks pooled",
         },

@@ -14,7 +14,8 @@ import numpy as np
 from calibration.lmeval import RunFile, TaskItems, load_run_file
 from calibration.stats.bootstrap import percentile_ci
 from calibration.stats.paired import (POINTS, bootstrap_item_means, gap_closed, holm, item_means,
-                                      largest_regression, max_drop_verdict, seed_summary, sign_flip_p)
+                                      largest_regression, max_drop_verdict, seed_effect, seed_summary,
+                                      sign_flip_p)
 from grader.io import read_rows
 from grader.types import InputError
 
@@ -170,7 +171,9 @@ def analyse(aligned: list[Aligned], base: str, candidate: str, mitigations: list
         models = {}
         for m in names:
             mean, sd = seed_summary(a.scores[m])
-            models[m] = {"mean": mean, "seed_sd": sd, "n_seeds": int(a.scores[m].shape[0])}
+            eff = seed_effect(a.scores[m])
+            models[m] = {"mean": mean, "seed_sd": sd, "n_seeds": int(a.scores[m].shape[0]),
+                         "seed_effect_p": None if eff is None else eff[1]}
         entry = {"metric": a.metric, "n_items": len(a.items), "models": models, "delta": delta, "ci": ci,
                  "p_value": p, "p_method": p_method, "p_holm": None,
                  "max_drop_verdict": max_drop_verdict(ci, max_drop), "excluded_items": a.excluded,

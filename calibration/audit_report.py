@@ -57,6 +57,15 @@ def render_memo(record: dict) -> str:
     lines.append(f"- Each figure pairs the same questions across models and averages "
                  f"{nseeds[base]} ({base}) and {nseeds[cand]} ({cand}) seeds per question; intervals come from "
                  f"resampling questions ({record['method']['bootstrap']} replays, seed {record['method']['seed']}).")
+    spread = [(e["models"][m]["seed_sd"], t, m) for t, e in tasks.items() for m in e["models"]
+              if e["models"][m]["seed_sd"] is not None]
+    if spread:
+        sd, t, m = max(spread)
+        lines.append(f"- Re-running with another seed moves a score by up to {sd:.1f} points (standard deviation; "
+                     f"{m} on {t}): a single run per model could not separate most of these changes from luck.")
+    for f in record["flags"]:
+        if "moves with the seed" in f:
+            lines.append(f"- Caution: {f}.")
     if record["skipped_tasks"]:
         lines.append("- Not compared: " + "; ".join(f"{s['task']} ({s['reason']})" for s in record["skipped_tasks"])
                      + ".")
@@ -74,7 +83,8 @@ def render_memo(record: dict) -> str:
                 continue
             vs = f"{_pts(mm['delta_vs_base'])} points vs {base} {_ci(mm['delta_vs_base_ci'])}"
             if mm["gap_closed"] is None:
-                lines.append(f"- {t}: {vs}; share of the gap recovered {mm['note'].replace('undefined: ', 'undefined (')})")
+                lines.append(f"- {t}: {vs}; the share of the gap recovered is undefined "
+                             f"({mm['note'].removeprefix('undefined: ')}).")
             else:
                 lo, hi = mm["ci"]
                 lines.append(f"- {t}: recovers {mm['gap_closed']:.0%} of the gap (95% interval {lo:.0%} to "

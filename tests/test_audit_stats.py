@@ -9,7 +9,8 @@ import scipy.stats
 
 from calibration.stats.bootstrap import percentile_ci
 from calibration.stats.paired import (bootstrap_item_means, gap_closed, holm, item_means, largest_regression,
-                                      max_drop_verdict, paired_delta_ci, seed_summary, sign_flip_p)
+                                      max_drop_verdict, paired_delta_ci, seed_effect, seed_summary,
+                                      sign_flip_p)
 
 BASE = [[1, 0, 1, 1], [1, 1, 1, 0]]   # 2 seeds x 4 items: per-seed means .75, .75; item means 1, .5, 1, .5
 CAND = [[0, 0, 1, 1], [0, 0, 1, 0]]   # per-seed means .5, .25; item means 0, 0, 1, .5
@@ -25,6 +26,21 @@ def test_seed_summary_and_delta_by_hand():
     delta, ci, reps = paired_delta_ci(CAND, BASE, n_boot=2000, seed=3)
     assert delta == pytest.approx(-37.5)  # mean of d = [-1, -0.5, 0, 0]
     assert ci[0] <= -37.5 <= ci[1] and reps.shape == (2000,)
+
+
+def test_seed_effect_by_hand_and_by_simulation():
+    # CAND: item variances across the 2 seeds 0, 0, 0, 0.5 -> within = mean 0.125 / 4 items = 0.03125;
+    # per-seed means .5, .25 -> between = 0.03125; ratio 1, p = P(chi2_1 >= 1)
+    ratio, p = seed_effect(CAND)
+    assert ratio == pytest.approx(1.0) and p == pytest.approx(scipy.stats.chi2.sf(1, 1))
+    assert seed_effect([[1, 0]]) is None and seed_effect([[1, 0], [1, 0]])[1] == 1.0
+    rng = np.random.default_rng(9)
+    p_item = rng.beta(2, 2, size=300)
+    null = [seed_effect((rng.random((3, 300)) < p_item).astype(float))[1] for _ in range(400)]
+    assert np.mean(np.array(null) < 0.01) < 0.03  # outcome noise alone: flagged about 1% of the time
+    shifted = [seed_effect((rng.random((3, 300)) < np.clip(p_item + rng.normal(0, 0.08, (3, 1)), 0, 1))
+                           .astype(float))[1] for _ in range(50)]
+    assert np.mean(np.array(shifted) < 0.01) > 0.5  # a seed moving every item by ~8 points: mostly caught
 
 
 def test_bootstrap_resamples_items_jointly_as_documented():

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.stats
 
 from calibration.stats.bootstrap import percentile_ci
 
@@ -48,6 +49,27 @@ def seed_summary(scores: Sequence | np.ndarray) -> tuple[float, float | None]:
     per_seed = a.mean(axis=1)
     sd = float(np.std(per_seed, ddof=1)) * POINTS if per_seed.size > 1 else None
     return float(per_seed.mean()) * POINTS, sd
+
+
+def seed_effect(scores: Sequence | np.ndarray) -> tuple[float, float] | None:
+    """Is the between-seed spread larger than per-item noise explains? ``(ratio, p)``; None for one seed.
+
+    If a seed only re-draws each item's outcome independently, the per-seed means m_s vary with variance
+    ``mean_i v_i / n`` (v_i = item i's variance across seeds). ``ratio = var_s(m_s) / (mean_i v_i_hat / n)``
+    (ddof=1 for both) is then about chi2(k-1)/(k-1), and ``p`` is its upper tail. A small p means the seed moves
+    all items together (e.g. the few-shot examples change the prompt of every item), which the item bootstrap
+    does not see: the intervals would be too narrow.
+    """
+    a = as_scores(scores)
+    k, n = a.shape
+    if k < 2:
+        return None
+    within = float(np.var(a, axis=0, ddof=1).mean()) / n
+    between = float(np.var(a.mean(axis=1), ddof=1))
+    if within == 0:
+        return (math.nan, 1.0) if between == 0 else (math.inf, 0.0)
+    ratio = between / within
+    return ratio, float(scipy.stats.chi2.sf(ratio * (k - 1), k - 1))
 
 
 def item_means(scores: Sequence | np.ndarray) -> np.ndarray:
