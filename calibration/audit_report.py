@@ -62,7 +62,7 @@ def render_memo(record: dict) -> str:
     if spread:
         sd, t, m = max(spread)
         lines.append(f"- Re-running with another seed moves a score by up to {sd:.1f} points (standard deviation; "
-                     f"{m} on {t}): a single run per model could not separate most of these changes from luck.")
+                     f"{m} on {t}), so a single run per model would be a poor guide; this audit averages the seeds.")
     for f in record["flags"]:
         if "moves with the seed" in f:
             lines.append(f"- Caution: {f}.")
@@ -99,6 +99,11 @@ def render_memo(record: dict) -> str:
     if inconcl:
         lines.append(f"- Add questions or seeds for {', '.join(inconcl)} until the interval clears the "
                      f"{limit:g}-point line; as it stands we cannot call them safe.")
+    for m in mits:
+        mm = tasks[largest["task"]]["mitigations"][m] if largest else None
+        if mm and mm["gap_closed"] is not None and mm["ci"] and mm["ci"][0] > 0:
+            lines.append(f"- {m} wins back a real part of the {largest['task']} loss ({mm['gap_closed']:.0%}, 95% "
+                         f"interval {mm['ci'][0]:.0%} to {mm['ci'][1]:.0%}): build on it, e.g. more of it in the mix.")
     if mits:
         best = [m for m in mits if not any(e["mitigations"][m]["max_drop_verdict"] in ("exceeds", "inconclusive")
                                            for e in tasks.values())]

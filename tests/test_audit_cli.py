@@ -171,3 +171,14 @@ def test_one_seed_one_item(tmp_path: Path):
     x = json.loads((tmp_path / "out" / "audit.json").read_text())["tasks"]["x"]
     assert x["delta"] == -100.0 and x["ci"] == [-100.0, -100.0] and x["p_value"] == 1.0
     assert x["models"]["base"]["seed_sd"] is None and x["max_drop_verdict"] == "exceeds"
+
+
+def test_sample_log_disagreeing_with_its_results_file_is_flagged(example_copy: Path, tmp_path: Path):
+    f = next((example_copy / "lm_eval" / "base" / "seed1").glob("results_*.json"))
+    data = json.loads(f.read_text())
+    data["results"]["gsm8k"]["exact_match,strict-match"] = 0.99
+    f.write_text(json.dumps(data))
+    r = audit(example_copy / "runs.csv", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "aggregate mismatch: base seed 1, gsm8k: per-item mean" in r.stderr
+    assert "reports exact_match,strict-match = 0.9900" in r.stderr
