@@ -53,9 +53,10 @@ def load_runs(runs_csv: str | Path, models: list[str], overrides: dict[str, str]
         if model not in models:
             continue
         path = Path(raw) if Path(raw).is_absolute() else runs_csv.parent / raw
-        if str(path.resolve()) in seen_paths:
-            raise InputError(runs_csv, f"path {raw!r} is listed twice (first at row {seen_paths[str(path.resolve())]})", i)
-        seen_paths[str(path.resolve())] = i
+        key = str(path.resolve())
+        if key in seen_paths:
+            raise InputError(runs_csv, f"path {raw!r} is listed twice (first at item {seen_paths[key]})", i)
+        seen_paths[key] = i
         if not path.exists():
             raise InputError(runs_csv, f"path {raw!r} not found", i, f"{model} seed {seed}")
         run = by_key.setdefault((model, seed), Run(model, seed))
@@ -90,8 +91,16 @@ class Aligned:
     excluded: dict
 
 
-def _why_missing(runs: list[Run], task: str) -> list[str]:
-    return [f"{r.label} ({r.notes[task]})" if task in r.notes else r.label for r in runs if task not in r.tasks]
+def _why_missing(runs: list[Run], task: str) -> str | None:
+    """Which runs lack the task's per-item scores and why (runs with the same reason named together); None if none."""
+    by_note: dict[str | None, list[str]] = {}
+    for r in runs:
+        if task not in r.tasks:
+            by_note.setdefault(r.notes.get(task), []).append(r.label)
+    if not by_note:
+        return None
+    return "; ".join(f"no per-item scores in {', '.join(labels)} ({note})" if note else
+                     f"missing from {', '.join(labels)}" for note, labels in by_note.items())
 
 
 def align(runs: dict[str, list[Run]], base: str, candidate: str, mitigations: list[str]
@@ -105,7 +114,7 @@ def align(runs: dict[str, list[Run]], base: str, candidate: str, mitigations: li
     for task in order:
         missing = _why_missing(pair, task)
         if missing:
-            skipped.append({"task": task, "reason": "missing from " + "; ".join(missing)})
+            skipped.append({"task": task, "reason": missing})
             continue
         metrics = sorted({r.tasks[task].metric for r in pair})
         if len(metrics) > 1:
@@ -134,7 +143,7 @@ def align(runs: dict[str, list[Run]], base: str, candidate: str, mitigations: li
         for m in mitigations:
             why = _why_missing(runs[m], task)
             if why:
-                unavailable[m] = "missing from " + "; ".join(why)
+                unavailable[m] = why
                 continue
             bad = [i for i in keep for r in runs[m] if i not in r.tasks[task].scores
                    or (ref.hashes.get(i) and r.tasks[task].hashes.get(i) not in (None, ref.hashes[i]))]

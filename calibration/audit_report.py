@@ -125,7 +125,8 @@ def forest_png(record: dict) -> bytes:
     tasks = list(record["tasks"])
     series = [(record["candidate"], lambda e: (e["delta"], e["ci"]))]
     for m in record["mitigations"]:
-        series.append((m, lambda e, m=m: (e["mitigations"][m]["delta_vs_base"], e["mitigations"][m]["delta_vs_base_ci"])))
+        series.append((m, lambda e, m=m: (e["mitigations"][m]["delta_vs_base"],
+                                          e["mitigations"][m]["delta_vs_base_ci"])))
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.55 * max(1, len(tasks)) * len(series) ** 0.5))
     off = 0.22
     for k, (name, get) in enumerate(series):

@@ -46,7 +46,8 @@ def example_out(tmp_path_factory) -> Path:
 def strict_scores(model: str, seed: int) -> np.ndarray:
     f = next((EXAMPLE / "lm_eval" / model / f"seed{seed}").glob("samples_gsm8k_*.jsonl"))
     rows = [json.loads(line) for line in f.read_text().splitlines()]
-    return np.array([r["exact_match"] for r in sorted(rows, key=lambda r: r["doc_id"]) if r["filter"] == "strict-match"])
+    rows = sorted(rows, key=lambda r: r["doc_id"])
+    return np.array([r["exact_match"] for r in rows if r["filter"] == "strict-match"])
 
 
 def test_example_end_to_end(example_out: Path):
@@ -113,7 +114,7 @@ def test_task_missing_from_one_run_is_reported(example_copy: Path, tmp_path: Pat
     next(run_dir.glob("samples_ifeval_*.jsonl")).unlink()
     r = audit(example_copy / "runs.csv", tmp_path / "out")
     assert r.returncode == 0, r.stderr
-    assert "task ifeval not compared: missing from finetune seed 2 (no samples_<task>" in r.stderr
+    assert "task ifeval not compared: no per-item scores in finetune seed 2 (no samples_<task>" in r.stderr
     rec = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert "ifeval" not in rec["tasks"] and rec["skipped_tasks"][0]["task"] == "ifeval"
     assert "--log_samples" in rec["skipped_tasks"][0]["reason"]
@@ -182,3 +183,23 @@ def test_sample_log_disagreeing_with_its_results_file_is_flagged(example_copy: P
     assert r.returncode == 0, r.stderr
     assert "aggregate mismatch: base seed 1, gsm8k: per-item mean" in r.stderr
     assert "reports exact_match,strict-match = 0.9900" in r.stderr
+
+
+def test_corpus_level_metric_is_reported_for_every_run(tmp_path: Path):
+    lines = ["model,seed,path"]
+    for model in ("base", "finetune"):
+        for seed in (0, 1):
+            d = tmp_path / model / str(seed)
+            d.mkdir(parents=True)
+            (d / "samples_wmt_2026-01-01T00-00-00.0.jsonl").write_text(
+                json.dumps({"doc_id": 0, "filter": "none", "doc_hash": "h", "bleu": [["a"], ["b"]]}) + "\n")
+            (d / "results_2026-01-01T00-00-00.0.json").write_text(json.dumps({"results": {"wmt": {"bleu,none": 9.0}}}))
+            (d / "items.csv").write_text("task,item_id,score\nkept,1,1\nkept,2,0\n")
+            lines += [f"{model},{seed},{model}/{seed}", f"{model},{seed},{model}/{seed}/items.csv"]
+    (tmp_path / "runs.csv").write_text("\n".join(lines) + "\n")
+    r = audit(tmp_path / "runs.csv", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    skipped = json.loads((tmp_path / "out" / "audit.json").read_text())["skipped_tasks"]
+    assert skipped == [{"task": "wmt", "reason": "no per-item scores in base seed 0, base seed 1, finetune seed 0, "
+                        "finetune seed 1 (no per-item metric in [0, 1] (bleu,none: not a per-item metric (its "
+                        "sample values are aggregated at the corpus level)))"}]
