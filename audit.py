@@ -13,6 +13,7 @@ Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 1 interna
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split-groups", action="store_true",
                    help="compare each subtask of a group (e.g. mmlu) on its own (default: pool a group's subtasks)")
     return p.parse_args(argv)
+
+
+def json_safe(obj):
+    """nan (an undefined figure, e.g. an interval with no defined replicate) becomes null in audit.json."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def check_output_dir(path: str, inputs: list[Path]) -> Path:
@@ -123,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "flags": flags,
         "inputs": {"runs": str(args.runs), "runs_read": inputs_record(runs)},
     }
+    record = json_safe(record)
     out_dir.mkdir(exist_ok=True)
     png = forest_png(record)
     write_atomic(out_dir / "forest.png", png)

@@ -87,8 +87,8 @@ def render_memo(record: dict) -> str:
                              f"({mm['note'].removeprefix('undefined: ')}).")
             else:
                 lo, hi = mm["ci"]
-                lines.append(f"- {t}: recovers {mm['gap_closed']:.0%} of the gap (95% interval {lo:.0%} to "
-                             f"{hi:.0%}); {vs}.")
+                span = f"95% interval {lo:.0%} to {hi:.0%}" if None not in (lo, hi) else "interval undefined"
+                lines.append(f"- {t}: recovers {mm['gap_closed']:.0%} of the gap ({span}); {vs}.")
         bad = [t for t, e in tasks.items() if e["mitigations"][m]["max_drop_verdict"] in ("exceeds", "inconclusive")]
         lines.append(f"- Against the {limit:g}-point rule, {m} is "
                      + (f"not shown safe on {', '.join(bad)}." if bad else "within the limit on every benchmark."))
@@ -101,7 +101,7 @@ def render_memo(record: dict) -> str:
                      f"{limit:g}-point line; as it stands we cannot call them safe.")
     for m in mits:
         mm = tasks[largest["task"]]["mitigations"][m] if largest else None
-        if mm and mm["gap_closed"] is not None and mm["ci"] and mm["ci"][0] > 0:
+        if mm and mm["gap_closed"] is not None and mm["ci"] and mm["ci"][0] is not None and mm["ci"][0] > 0:
             lines.append(f"- {m} wins back a real part of the {largest['task']} loss ({mm['gap_closed']:.0%}, 95% "
                          f"interval {mm['ci'][0]:.0%} to {mm['ci'][1]:.0%}): build on it, e.g. more of it in the mix.")
     if mits:
