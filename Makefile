@@ -38,3 +38,11 @@ validate: $(STAMP)
 
 clean:
 	rm -rf out dist .pytest_cache
+
+.PHONY: audit
+
+## Capability audit of the synthetic lm-evaluation-harness example (base vs finetune, replay mitigation): out/audit/
+audit: $(STAMP)
+	mkdir -p out
+	$(BIN)/python audit.py --runs examples/audit/runs.csv --base base --candidate finetune --mitigation replay \
+		--output-dir out/audit
