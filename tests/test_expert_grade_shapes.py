@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from grader.io import expert_shapes, load_expert_grades
-from grader.rubric import load_rubric
 from grader.types import InputError
 from tests.conftest import ROOT, run_script, write_json
 

@@ -126,7 +126,7 @@ def test_formality_adds_a_stiff_opener_expands_contractions_and_casual_words_kee
     new = rewrite("formality", SEARCH)
     out = new.output
     assert out.startswith("## Search API 3.2.0\n\n")  # the title stays on top, the opener goes below it
-    assert any(out.startswith("## Search API 3.2.0\n\n" + s + "\n\nPlease note: we have raised") for s in STIFF_SENTENCES)
+    assert any(out.startswith(f"## Search API 3.2.0\n\n{s}\n\nPlease note: we have raised") for s in STIFF_SENTENCES)
     assert "you will receive a 429 response" in out
     assert "Do not worry" in out and "receive the new limit automatically." in out
     assert "`/v2/search`" in out and "Retry-After" in out

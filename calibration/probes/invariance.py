@@ -44,12 +44,12 @@ PADDING_CLOSERS = (
 )
 PADDING_RATIO = (0.40, 0.60)  # target share of added words, relative to the output's word count
 
-# formality: a stiff, official register of the kind an editor strikes from a changelog. A formal-letter opener goes
-# before the first sentence: inline ("We wish to inform you that the ...") when that sentence opens with a clause
-# starter, else as a sentence of its own. Then (casual pattern, formal replacement) substitutions, applied in one
-# pass, first listed wins at a position; matching is case-insensitive and the replacement takes the case of the
-# matched text. Facts, `code`, paths, URLs and ALL-CAPS words (GET, API) are never touched. Longer phrases come
-# before the words they contain.
+# formality: a stiff, official register of the kind an editor strikes from a changelog. First (casual pattern, formal
+# replacement) substitutions, applied in one pass, first listed wins at a position; matching is case-insensitive and
+# the replacement takes the case of the matched text. Facts, `code`, paths, URLs and ALL-CAPS words (GET, API) are
+# never touched. Longer phrases come before the words they contain. Then a formal-letter opener before the first
+# sentence: inline ("We wish to inform you that the ...") when that sentence opens with a clause starter, else as a
+# sentence of its own.
 STIFF_PREFIXES = ("We wish to inform you that ", "Please be advised that ", "It is hereby noted that ")
 STIFF_SENTENCES = ("We wish to inform you of the following change.", "Please be advised of the following change.",
                    "It is hereby noted that the following change applies.")
@@ -223,8 +223,8 @@ def _stiff_opener(text: str, rng: random.Random) -> str:
 
 
 def formalize(sample: Sample, rng: random.Random) -> Sample | None:
-    """A stiff, official register: a formal-letter opener (``STIFF_PREFIXES`` / ``STIFF_SENTENCES``), then
-    ``FORMAL_SUBSTITUTIONS`` (contractions expanded, casual words replaced, will -> shall); None for an empty output."""
+    """A stiff, official register: ``FORMAL_SUBSTITUTIONS`` (contractions expanded, casual words replaced, will ->
+    shall), then a formal-letter opener (``STIFF_PREFIXES`` / ``STIFF_SENTENCES``); None for an empty output."""
     text = sample.output
     if not words(text):
         return None

@@ -218,7 +218,8 @@ _STIFF_STRONG = Phrases([
     ("it", r"it\s+is\s+(?:hereby\s+)?(?:recommended|requested|required|advised)\s+that\b",
      "recommended requested required advised"),
     ("users customers clients you", r"(?:users|customers|clients|you)\s+are\s+(?:hereby\s+|kindly\s+)?"
-     r"(?:advised|requested|informed|notified|reminded)\s+(?:to|that)\b", "advised requested informed notified reminded"),
+     r"(?:advised|requested|informed|notified|reminded)\s+(?:to|that)\b",
+     "advised requested informed notified reminded"),
     ("hereby herein hereinafter heretofore henceforth herewith thereof therein whereby aforementioned aforesaid "
      "undersigned notwithstanding", r"(?:hereby|herein|hereinafter|heretofore|henceforth|herewith|thereof|therein|"
      r"whereby|aforementioned|aforesaid|undersigned|notwithstanding)\b"),
