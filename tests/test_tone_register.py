@@ -38,6 +38,7 @@ PLAIN_NOTES = [
     "Versions prior to 3.0 are no longer supported.",  # one "prior to" alone is a trace, not a register
     "The export will be emailed to you. It is now available to all admins, and it is recommended for large files.",
     "You shall not pass: this error is now reported as HTTP 403 instead of 500.",
+    "Charts are rendered as SVG. The crash on export was reported last week and it has been resolved in 2.3.1.",
 ]
 
 

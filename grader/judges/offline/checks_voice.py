@@ -213,8 +213,7 @@ _STIFF_STRONG = Phrases([
     ("it", r"it\s+is\s+(?:hereby\s+)?(?:noted|notified|announced|advised|communicated)\b",
      "noted notified announced advised communicated"),
     ("it", r"it\s+(?:should|must|is\s+to)\s+be\s+noted\b", "noted"),
-    ("it", r"it\s+has\s+been\s+(?:decided|determined|deemed|resolved|agreed)\b", "decided determined deemed resolved "
-     "agreed"),
+    ("it", r"it\s+has\s+been\s+(?:decided|determined|deemed|agreed)\b", "decided determined deemed agreed"),
     ("it", r"it\s+is\s+(?:hereby\s+)?(?:recommended|requested|required|advised)\s+that\b",
      "recommended requested required advised"),
     ("users customers clients you", r"(?:users|customers|clients|you)\s+are\s+(?:hereby\s+|kindly\s+)?"
@@ -224,8 +223,8 @@ _STIFF_STRONG = Phrases([
      "undersigned notwithstanding", r"(?:hereby|herein|hereinafter|heretofore|henceforth|herewith|thereof|therein|"
      r"whereby|aforementioned|aforesaid|undersigned|notwithstanding)\b"),
     ("with", r"with\s+(?:effect\s+from|immediate\s+effect)\b", "effect"),
-    ("has have", r"(?:has|have)\s+been\s+(?:effected|implemented|undertaken|rendered|instituted|duly)\b",
-     "effected implemented undertaken rendered instituted duly"),
+    ("has have", r"(?:has|have)\s+been\s+(?:effected|implemented|undertaken|instituted|duly)\b",
+     "effected implemented undertaken instituted duly"),
     ("pursuant", r"pursuant\s+to\b"),
     ("in", r"in\s+accordance\s+with\b", "accordance"),
     ("for", r"for\s+the\s+avoidance\s+of\s+doubt\b", "avoidance"),
@@ -241,7 +240,7 @@ _STIFF_MILD = Phrases([
     ("with", r"with\s+(?:regard|respect)\s+to\b", "regard respect"),
     ("utilise utilize utilised utilized utilisation utilization commence commences commenced endeavour endeavor",
      r"(?:utili[sz](?:e|ed|ation)|commence[sd]?|endeavou?r)\b"),
-    ("is are", r"(?:is|are)\s+(?:hereby\s+)?(?:rendered|deemed)\b", "rendered deemed"),
+    ("is are", r"(?:is|are)\s+(?:hereby\s+)?deemed\b", "deemed"),  # not "rendered": pages are rendered
     ("kindly", r"kindly\b"),
     ("the", r"the\s+(?:aforementioned|said)\s+\w+", "aforementioned said"),
 ])
