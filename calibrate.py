@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", required=True, help='JSON array of {"id", "input_ticket", "model_output"}')
     p.add_argument("--experts", default=None,
-                   help='expert grades: [{"id", "rater"?, "scores": {...}}] (without it: no agreement figures)')
+                   help='expert grades: [{"id", "rater"?, "scores": {...}}], flat rows [{"id", "rater"?, "clarity": 4, '
+                        '...}] or an object keyed by id ({"s1": {...}}); "overall" and extra fields are ignored '
+                        '(default: none, so no agreement figures)')
     p.add_argument("--results", default=None, help="run.py's results.json for --samples (default: grade here)")
     p.add_argument("--out-dir", required=True, help="where to write calibration.json, report.md and the plots")
     p.add_argument("--probes", action="store_true", help="run the bias and sensitivity probes (grades rewrites)")

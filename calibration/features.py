@@ -26,6 +26,8 @@ FORMAL_MARKERS: tuple[str, ...] = (
     "additionally", "thus", "hence", "regarding", "prior to", "subsequently", "approximately", "in accordance with",
     "ensure", "receive", "utilize", "require", "requires", "required", "previously", "will not", "cannot",
     "do not", "does not", "did not", "is not", "are not", "we are pleased", "thank you",
+    "we wish to inform", "be advised", "hereby", "shall", "with effect from", "pursuant to", "kindly",
+    "it has been decided", "should you",
 )
 """Formal words and phrases counted by :func:`formality` (uncontracted negations are the formal forms)."""
 

@@ -128,41 +128,78 @@ def load_samples(path: str | Path) -> list[Sample]:
     return samples
 
 
+def expert_shapes(keys: list[str]) -> str:
+    """The expert-grade file shapes ``load_expert_grades`` accepts, for error messages and help texts."""
+    flat = ", ".join(f'"{k}": 4' for k in keys[:2]) + (", ..." if len(keys) > 2 else "")
+    return (f'a JSON array of {{"id", "rater"?, "scores": {{{flat}}}}} or of flat rows {{"id", "rater"?, {flat}}}, '
+            f'or an object keyed by id ({{"<id>": {{{flat}}}}} or {{"<id>": {{"scores": {{...}}}}}})')
+
+
+def _expert_entries(data: object, path: Path, keys: list[str]) -> list[tuple[int, str, dict]]:
+    """``(position, id, entry)`` for each grade, whatever the file's shape; ``entry`` is one rater's object."""
+    shapes = expert_shapes(keys)
+    if isinstance(data, list):
+        out = []
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise InputError(path, f"entry is a {type(item).__name__}, not an object; expected {shapes}", i)
+            sid = item.get("id")
+            if not isinstance(sid, str) or not sid:
+                raise InputError(path, f"'id' must be a non-empty string, got {sid!r}; expected {shapes}", i)
+            out.append((i, sid, item))
+        return out
+    if isinstance(data, dict):
+        out = []
+        for i, (sid, value) in enumerate(data.items()):
+            for entry in value if isinstance(value, list) else [value]:  # a list: one entry per rater
+                if not isinstance(entry, dict):
+                    raise InputError(path, f"grades for id {sid!r} are a {type(entry).__name__}, not an object; "
+                                           f"expected {shapes}", i, sid)
+                if "id" in entry and entry["id"] != sid:
+                    raise InputError(path, f"key {sid!r} holds grades for id {entry['id']!r}", i, sid)
+                out.append((i, sid, entry))
+        return out
+    raise InputError(path, f"expected {shapes}; got a JSON {type(data).__name__}")
+
+
 def load_expert_grades(path: str | Path, keys: list[str], scale: tuple[int, int],
                        known_ids: set[str] | None = None) -> list[dict]:
-    """``[{"id", "scores": {...}, "rater"?}]`` -> rows ``{"id", "rater", "scores"}``; one rater or several.
+    """Expert grades in any of the shapes of :func:`expert_shapes` -> rows ``{"id", "rater", "scores"}``.
 
-    Scores may be numbers on the scale (means of several experts allowed); ``overall`` is recomputed by the caller.
+    One rater or several (``rater`` absent = "expert"); ``overall`` and other extra fields are ignored (the caller
+    recomputes ``overall`` from the rubric's weights). Scores may be numbers on the scale (means of several experts
+    allowed). A row's ``scores`` object wins over flat dimension fields; a dimension missing from both is an error.
     """
+    path = Path(path)
     data = read_json(path, "expert grades file")
-    if not isinstance(data, list):
-        raise InputError(path, "expert grades must be a JSON array")
+    shapes = expert_shapes(keys)
     lo, hi = scale
     rows, seen = [], set()
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InputError(path, "entry is not an object", i)
-        sid = item.get("id")
-        if not isinstance(sid, str):
-            raise InputError(path, "'id' must be a string", i)
+    for i, sid, item in _expert_entries(data, path, keys):
         if known_ids is not None and sid not in known_ids:
             raise InputError(path, "id not found in the samples", i, sid)
         rater = str(item.get("rater", "expert"))
         if (sid, rater) in seen:
             raise InputError(path, f"duplicate grade for rater {rater!r}", i, sid)
         seen.add((sid, rater))
-        scores = item.get("scores")
+        scores = item.get("scores", item)
         if not isinstance(scores, dict):
-            raise InputError(path, "'scores' must be an object", i, sid)
+            raise InputError(path, f"'scores' must be an object, got {type(scores).__name__}; expected {shapes}", i,
+                             sid)
+        missing = [k for k in keys if k not in scores]
+        if missing:
+            where = "'scores'" if "scores" in item else "the entry"
+            raise InputError(path, f"{where} has no score for {', '.join(map(repr, missing))}; expected {shapes}",
+                             i, sid)
         clean = {}
         for k in keys:
-            v = scores.get(k)
+            v = scores[k]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
                 raise InputError(path, f"score {k!r} must be a number from {lo} to {hi}, got {v!r}", i, sid)
             clean[k] = float(v)
         rows.append({"id": sid, "rater": rater, "scores": clean})
     if not rows:
-        raise InputError(path, "no expert grades")
+        raise InputError(path, f"no expert grades; expected {shapes}")
     return rows
 
 

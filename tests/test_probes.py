@@ -10,7 +10,7 @@ from grader.judges.offline.facts import extract_facts, sentences, ticket_keys, w
 from grader.judges.offline.internal import internal_markers
 from grader.injection import detect_injection
 from calibration.probes import (HEDGE_MARKERS, INJECTION_TEXT, PADDING_CLOSERS, PADDING_OPENERS, PROBES, STATUS_CODES,
-                            UNSUPPORTED_CLAIMS, apply_probe)
+                                STIFF_PREFIXES, STIFF_SENTENCES, UNSUPPORTED_CLAIMS, apply_probe)
 from grader.types import Sample
 
 # ---- hand-written tickets and notes -----------------------------------------------------------------------------
@@ -122,28 +122,39 @@ def test_length_keeps_a_markdown_title_on_top():
     assert new.output.startswith("## Search API 3.2.0\n\n")
 
 
-def test_formality_expands_contractions_and_casual_words_keeping_every_number():
+def test_formality_adds_a_stiff_opener_expands_contractions_and_casual_words_keeping_every_number():
     new = rewrite("formality", SEARCH)
     out = new.output
-    assert "Please note: we have raised" in out
+    assert out.startswith("## Search API 3.2.0\n\n")  # the title stays on top, the opener goes below it
+    assert any(out.startswith(f"## Search API 3.2.0\n\n{s}\n\nPlease note: we have raised") for s in STIFF_SENTENCES)
     assert "you will receive a 429 response" in out
     assert "Do not worry" in out and "receive the new limit automatically." in out
     assert "`/v2/search`" in out and "Retry-After" in out
     assert digit_runs(out) == digit_runs(SEARCH.output)
     assert norms(out) == norms(SEARCH.output)
     ex = rewrite("formality", EXPORT).output
-    assert "We resolved a defect where" in ex and "cannot stall any longer" in ex and "50,000" in ex
+    assert any(ex.startswith(p + "we resolved a defect where") for p in STIFF_PREFIXES), ex  # inline opener
+    assert "cannot stall any longer" in ex and "shall wait up to 120 seconds" in ex and "50,000" in ex
 
 
 def test_formality_preserves_case_and_leaves_code_and_all_caps_alone():
     s = Sample("f", "GET /v1/users", "Heads up: You'll get `get_user()` via GET /v1/users. Can't wait? Don't.")
     out = rewrite("formality", s).output
-    assert out == "Please note: You will receive `get_user()` via GET /v1/users. Cannot wait? Do not."
+    opener, body = out.split(". ", 1)
+    assert opener + "." in STIFF_SENTENCES  # "Heads up:" is not a clause start: the opener is its own sentence
+    assert body == "Please note: You will receive `get_user()` via GET /v1/users. Cannot wait? Do not."
 
 
-def test_formality_is_none_when_the_text_is_already_formal():
-    assert rewrite("formality", REFUND) is None
-    assert rewrite("formality", PLAIN) is None
+def test_formality_applies_to_every_non_empty_note_and_is_read_as_stiff_by_the_offline_check():
+    from grader.judges.offline.checks_voice import check_formal_register
+    for sample in (REFUND, PLAIN, ONE_SENTENCE, STUCK):
+        for seed in SEEDS:
+            new = rewrite("formality", sample, seed)
+            assert check_formal_register("", new.output).severity >= 1, new.output
+            assert check_formal_register("", sample.output).severity == 0
+            assert digit_runs(new.output) == digit_runs(sample.output)
+    assert rewrite("formality", Sample("e", "x", "")) is None
+    assert rewrite("formality", Sample("e", "x", "  \n")) is None
 
 
 @pytest.mark.parametrize("sample", [REFUND, SEARCH, EXPORT, ONE_SENTENCE, PLAIN], ids=lambda s: s.id)

@@ -1,7 +1,9 @@
 """Bias and sensitivity probes: deterministic rewrites of a sample's output, re-graded to see whether the judge moves.
 
-An **invariance** probe changes the output in a way a good judge ignores (padding, register, hedges, a note to the
-grader); a **sensitivity** probe damages it (drops a fact, changes a number, leaks an internal ticket key) and a
+An **invariance** probe changes how the output reads, not what it says (padding, a stiff register, hedges, a note
+to the grader): experts ignore padding, hedges and the note, but mark a stiff, official register down on tone, so
+the formality probe is expected to lower tone and is judged against the experts where they are available; a
+**sensitivity** probe damages it (drops a fact, changes a number, leaks an internal ticket key) and a
 good judge must score it lower on the target dimension (the rubric spec's ``probe_targets`` names which; this module
 knows nothing about rubrics).
 
@@ -19,8 +21,9 @@ from typing import Callable
 from grader.types import Sample
 
 from .invariance import (CLAUSE_STARTERS, FORMAL_SUBSTITUTIONS, HEDGE_MARKERS, HEDGE_MODAL, HEDGE_PREFIXES,
-                         HEDGE_SUFFIXES, HEDGES_PER_SAMPLE, INJECTION_TEXT, PADDING_CLOSERS, PADDING_OPENERS,
-                         PADDING_RATIO, formalize, hedge, inject, pad_length)
+                         HEDGE_SUFFIXES, HEDGES_PER_SAMPLE, INJECTION_TEXT, OPENER_CLAUSE_STARTERS, PADDING_CLOSERS,
+                         PADDING_OPENERS, PADDING_RATIO, STIFF_PREFIXES, STIFF_SENTENCES, formalize, hedge, inject,
+                         pad_length)
 from .sensitivity import (FALLBACK_TICKET_PREFIX, INTERNAL_LINE, NUMBER_FACTORS, STATUS_CODES, UNSUPPORTED_CLAIMS,
                           drop_fact, leak_internal, unsupported_number)
 
@@ -30,7 +33,8 @@ __all__ = [
     "Probe", "PROBES", "apply_probe", "pad_length", "formalize", "hedge", "inject", "drop_fact", "unsupported_number",
     "leak_internal", "CLAUSE_STARTERS", "FORMAL_SUBSTITUTIONS", "HEDGE_MARKERS", "HEDGE_MODAL", "HEDGE_PREFIXES",
     "HEDGE_SUFFIXES", "HEDGES_PER_SAMPLE", "INJECTION_TEXT", "PADDING_CLOSERS", "PADDING_OPENERS", "PADDING_RATIO",
-    "FALLBACK_TICKET_PREFIX", "INTERNAL_LINE", "NUMBER_FACTORS", "STATUS_CODES", "UNSUPPORTED_CLAIMS",
+    "OPENER_CLAUSE_STARTERS", "STIFF_PREFIXES", "STIFF_SENTENCES", "FALLBACK_TICKET_PREFIX", "INTERNAL_LINE",
+    "NUMBER_FACTORS", "STATUS_CODES", "UNSUPPORTED_CLAIMS",
 ]
 
 
@@ -52,8 +56,11 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
           "Adds neutral boilerplate sentences (no facts, numbers or claims) before and after the output, "
           "growing it by about 40-60% of its words.", pad_length),
     Probe("formality", "invariance",
-          "Rewrites the output in a more formal register (expands contractions, replaces casual words such as "
-          "get/fix/heads up), leaving every fact, number and code untouched.", formalize),
+          "Rewrites the output in a stiff, official register of the kind experts mark down on tone for a "
+          "changelog: a formal-letter opener (\"We wish to inform you that ...\", \"Please be advised ...\"), "
+          "\"shall\" for \"will\", contractions expanded and casual words replaced (get -> receive, fix -> "
+          "resolve), every fact, number and code untouched. Expected to lower tone, as the experts do; never "
+          "accuracy.", formalize),
     Probe("hedging", "invariance",
           "Hedges one or two sentences (\"We believe ...\", \", in most cases\", will -> may) without changing "
           "any fact or number.", hedge),

@@ -1,4 +1,6 @@
-"""Invariance probes: rewrites a good judge ignores (padding, register, hedges, a note to the grader)."""
+"""Invariance probes: rewrites that change how a note reads, not what it says (padding, a stiff register, hedges, a
+note to the grader). Experts ignore padding, hedges and the note to the grader; a stiff, official register they mark
+down on tone, so the formality probe is expected to lower tone, and its bias is how far the judge differs from that."""
 from __future__ import annotations
 
 import random
@@ -8,7 +10,8 @@ from dataclasses import replace
 from grader.judges.offline.facts import words
 from grader.types import Sample
 
-from .spans import CODE_LIKE, HEADING, insert_before_end, is_heading, located_facts, match_case, unit_spans
+from .spans import (BULLET_PREFIX, CODE_LIKE, HEADING, insert_before_end, is_heading, located_facts, match_case,
+                    unit_spans)
 
 
 
@@ -41,9 +44,15 @@ PADDING_CLOSERS = (
 )
 PADDING_RATIO = (0.40, 0.60)  # target share of added words, relative to the output's word count
 
-# formality: (casual pattern, formal replacement), applied in one pass, first listed wins at a position; matching is
-# case-insensitive and the replacement takes the case of the matched text. Facts, `code`, paths, URLs and
-# ALL-CAPS words (GET, API) are never touched. Longer phrases come before the words they contain.
+# formality: a stiff, official register of the kind an editor strikes from a changelog. First (casual pattern, formal
+# replacement) substitutions, applied in one pass, first listed wins at a position; matching is case-insensitive and
+# the replacement takes the case of the matched text. Facts, `code`, paths, URLs and ALL-CAPS words (GET, API) are
+# never touched. Longer phrases come before the words they contain. Then a formal-letter opener before the first
+# sentence: inline ("We wish to inform you that the ...") when that sentence opens with a clause starter, else as a
+# sentence of its own.
+STIFF_PREFIXES = ("We wish to inform you that ", "Please be advised that ", "It is hereby noted that ")
+STIFF_SENTENCES = ("We wish to inform you of the following change.", "Please be advised of the following change.",
+                   "It is hereby noted that the following change applies.")
 FORMAL_SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     # phrases
     (r"heads[- ]up:", "Please note:"),
@@ -124,6 +133,7 @@ FORMAL_SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"maybe", "perhaps"),
     (r"okay", "acceptable"),
     (r"buy", "purchase"),
+    (r"will", "shall"),
     (r"(?<=[A-Za-z0-9)])!+(?=\s|$)", "."),  # exclamation marks end sentences with a full stop
 )
 
@@ -137,6 +147,8 @@ CLAUSE_STARTERS = frozenset({
     "each", "every", "any", "some", "most", "many", "requests", "customers", "users", "there", "existing", "new",
     "responses", "calls", "payments", "refunds", "webhooks", "errors",
 })
+# Further sentence openers after which "We wish to inform you that ..." reads grammatically.
+OPENER_CLAUSE_STARTERS = frozenset({"from", "starting", "if", "when", "in", "admins", "after", "before", "as"})
 HEDGE_MARKERS = ("we believe", "it appears that", "in most cases", "as far as we can tell", "may")
 HEDGES_PER_SAMPLE = (1, 2)
 
@@ -194,9 +206,28 @@ def _protected(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _stiff_opener(text: str, rng: random.Random) -> str:
+    """Put a formal-letter opener before the first sentence (after a markdown title, which stays on top)."""
+    head, body = "", text.strip()
+    first_line, _, rest = body.partition("\n")
+    if HEADING.match(first_line):
+        head, body = first_line + "\n\n", rest.strip()
+    if not body:
+        return text
+    m = re.match(r"([A-Z][a-z]+)\b(?![:'’-])", body)
+    if m and m.group(1).lower() in (CLAUSE_STARTERS | OPENER_CLAUSE_STARTERS) - {"new"}:  # "New in 8.0:" is a label
+        word = m.group(1)
+        return head + rng.choice(STIFF_PREFIXES) + word[0].lower() + word[1:] + body[m.end():]
+    sep = "\n\n" if "\n" in body or BULLET_PREFIX.match(body) else " "
+    return head + rng.choice(STIFF_SENTENCES) + sep + body
+
+
 def formalize(sample: Sample, rng: random.Random) -> Sample | None:
-    """Replace contractions and casual words with formal equivalents (``FORMAL_SUBSTITUTIONS``); None if none apply."""
+    """A stiff, official register: ``FORMAL_SUBSTITUTIONS`` (contractions expanded, casual words replaced, will ->
+    shall), then a formal-letter opener (``STIFF_PREFIXES`` / ``STIFF_SENTENCES``); None for an empty output."""
     text = sample.output
+    if not words(text):
+        return None
     guard = _protected(text)
 
     def sub(m: re.Match) -> str:
@@ -209,7 +240,7 @@ def formalize(sample: Sample, rng: random.Random) -> Sample | None:
             return found
         return match_case(found, _FORMAL_ONE[i].fullmatch(found).expand(repl) if "\\" in repl else repl)
 
-    out = _FORMAL_RX.sub(sub, text)
+    out = _stiff_opener(_FORMAL_RX.sub(sub, text), rng)
     return None if out == text else replace(sample, output=out)
 
 

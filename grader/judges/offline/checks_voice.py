@@ -1,4 +1,4 @@
-"""Voice and tone checks: vague, hyped, apologetic, blaming or internal-engineering wording."""
+"""Voice and tone checks: vague, hyped, apologetic, blaming, internal-engineering or stiffly formal wording."""
 from __future__ import annotations
 
 import re
@@ -201,3 +201,63 @@ def check_internal_voice(source: str, output: str) -> CheckResult:
                        [f"internal engineering voice {quote_list(strong + mild)} — say what the customer sees instead"])
 
 
+
+
+# A register stiffer than a changelog's: official-letter formulas and impersonal bureaucratic passives. Plain,
+# neutral wording is never a hit (no contractions, "please", "is now", ordinary passives such as "are retried").
+_STIFF_STRONG = Phrases([
+    ("we", r"we\s+(?:wish|would\s+like|are\s+writing|hereby\s+wish)\s+to\s+(?:inform|advise|notify|announce)\b",
+     "inform advise notify announce"),
+    ("we", r"we\s+hereby\b", "hereby"),
+    ("please kindly be", r"(?:please\s+|kindly\s+)?be\s+(?:advised|informed|notified)\b", "advised informed notified"),
+    ("it", r"it\s+is\s+(?:hereby\s+)?(?:noted|notified|announced|advised|communicated)\b",
+     "noted notified announced advised communicated"),
+    ("it", r"it\s+(?:should|must|is\s+to)\s+be\s+noted\b", "noted"),
+    ("it", r"it\s+has\s+been\s+(?:decided|determined|deemed|agreed)\b", "decided determined deemed agreed"),
+    ("it", r"it\s+is\s+(?:hereby\s+)?(?:recommended|requested|required|advised)\s+that\b",
+     "recommended requested required advised"),
+    ("users customers clients you", r"(?:users|customers|clients|you)\s+are\s+(?:hereby\s+|kindly\s+)?"
+     r"(?:advised|requested|informed|notified|reminded)\s+(?:to|that)\b",
+     "advised requested informed notified reminded"),
+    ("hereby herein hereinafter heretofore henceforth herewith thereof therein whereby aforementioned aforesaid "
+     "undersigned notwithstanding", r"(?:hereby|herein|hereinafter|heretofore|henceforth|herewith|thereof|therein|"
+     r"whereby|aforementioned|aforesaid|undersigned|notwithstanding)\b"),
+    ("with", r"with\s+(?:effect\s+from|immediate\s+effect)\b", "effect"),
+    ("has have", r"(?:has|have)\s+been\s+(?:effected|implemented|undertaken|instituted|duly)\b",
+     "effected implemented undertaken instituted duly"),
+    ("pursuant", r"pursuant\s+to\b"),
+    ("in", r"in\s+accordance\s+with\b", "accordance"),
+    ("for", r"for\s+the\s+avoidance\s+of\s+doubt\b", "avoidance"),
+    ("should", r"should\s+you\s+(?:wish|require|have|experience|encounter)\b", "wish require have experience "
+     "encounter"),
+    ("do", r"do\s+not\s+hesitate\s+to\b", "hesitate"),
+])
+_STIFF_MILD = Phrases([
+    ("shall", r"shall\b"),
+    ("prior", r"prior\s+to\b"),
+    ("in", r"in\s+the\s+event\s+(?:that|of)\b", "event"),
+    ("at", r"at\s+this\s+(?:point\s+in\s+)?time\b", "time"),
+    ("with", r"with\s+(?:regard|respect)\s+to\b", "regard respect"),
+    ("utilise utilize utilised utilized utilisation utilization commence commences commenced endeavour endeavor",
+     r"(?:utili[sz](?:e|ed|ation)|commence[sd]?|endeavou?r)\b"),
+    ("is are", r"(?:is|are)\s+(?:hereby\s+)?deemed\b", "deemed"),  # not "rendered": pages are rendered
+    ("kindly", r"kindly\b"),
+    ("the", r"the\s+(?:aforementioned|said)\s+\w+", "aforementioned said"),
+])
+
+
+def check_formal_register(source: str, output: str) -> CheckResult:
+    """A register too stiff for a changelog: "We wish to inform you that", "It is hereby noted", "Please be advised",
+    "it has been decided that", "with effect from" (1 each), "shall", "prior to" (0.5 each; one alone is free).
+
+    In proportion, with diminishing returns: one formula ~1, a formula and a "shall" 1.25, three or more formulas 2
+    (the cap). Plain, neutral wording (no contractions, "please note", ordinary passives) is never a hit."""
+    doc = doc_of(output)
+    strong = _STIFF_STRONG.hits(doc)
+    mild = _STIFF_MILD.hits(doc)
+    if not strong and len(mild) < 2:  # one "prior to" or "shall" alone is a trace an editor leaves in
+        return OK
+    sev = len(strong) + 0.5 * len(mild)
+    return CheckResult(diminishing(sev, 2.0),
+                       [f"stiff, formal register {quote_list(strong + mild)} — write it as a plain changelog "
+                        f"entry (\"You can now ...\", \"X now ...\")"])

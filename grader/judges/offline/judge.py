@@ -27,7 +27,8 @@ from .checks_structure import (check_no_change_stated, check_off_topic, check_ra
 from .checks_summary import (check_boilerplate, check_choppy, check_dangling_reference, check_disfluency,
                              check_low_coverage, check_novel_content, check_novel_phrasing, check_redundancy,
                              check_too_long, check_unsupported_entity)
-from .checks_voice import check_apology, check_blame, check_hype, check_internal_voice, check_vague_wording
+from .checks_voice import (check_apology, check_blame, check_formal_register, check_hype, check_internal_voice,
+                           check_vague_wording)
 from .text import CheckResult, quote
 
 __all__ = ["OfflineJudge", "CheckResult", "CHECKS", "run_checks", "CLEAN_RATIONALE"]
@@ -50,6 +51,7 @@ CHECKS: dict[str, Callable[[str, str], CheckResult]] = {
     "apology": check_apology,
     "blame": check_blame,
     "internal_voice": check_internal_voice,
+    "formal_register": check_formal_register,
     "no_change_stated": check_no_change_stated,
     "too_short": check_too_short,
     "raw_source": check_raw_source,
