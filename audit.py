@@ -6,7 +6,8 @@
 runs.csv has columns model,seed,path, one row per run: path is an lm-evaluation-harness output (its --output_path
 directory or the results_*.json, with the samples_<task>_*.jsonl that --log_samples writes beside it) or a generic
 per-item file (JSONL, JSON or CSV with task,item_id,score; score in [0, 1]). Relative paths are relative to runs.csv.
-Writes OUT/audit.json (every figure, the method, the inputs), OUT/memo.md (for leadership) and OUT/forest.png.
+Writes OUT/audit.json (every figure, the method, the inputs), OUT/memo.md (for leadership), OUT/forest.png and
+OUT/report.html (the same figures as one self-contained page: a sortable, filterable table of tasks).
 
 Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 1 internal error.
 """
@@ -20,13 +21,15 @@ from pathlib import Path
 
 from calibration.audit import align, analyse, inputs_record, load_runs, reported_mismatches
 from calibration.audit_report import forest_png, render_memo
+from calibration.html import Plot
+from calibration.html_reports import audit_page
 from calibration.lmeval import parse_metric_overrides
 from calibration.stats.paired import EXACT_MAX
 from grader.cli import positive_int, run_main
 from grader.io import write_atomic, write_json_atomic
 from grader.types import InputError
 
-OUTPUTS = ("audit.json", "memo.md", "forest.png")
+OUTPUTS = ("audit.json", "memo.md", "forest.png", "report.html")
 SEED_EFFECT_ALPHA = 0.01
 
 
@@ -139,14 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(exist_ok=True)
     png = forest_png(record)
     write_atomic(out_dir / "forest.png", png)
-    write_atomic(out_dir / "memo.md", render_memo(record))
+    memo = render_memo(record)
+    write_atomic(out_dir / "memo.md", memo)
+    write_atomic(out_dir / "report.html", audit_page(record, memo, [Plot("forest plot of the deltas", png)]))
     write_json_atomic(out_dir / "audit.json", record)
     for f in flags:
         print(f"warning: {f}", file=sys.stderr)
     lr = record["largest_regression"]
     print(f"audit: {len(figures['tasks'])} task(s) compared, {len(skipped)} skipped; largest regression: "
           + (f"{lr['task']} {lr['delta']:+.1f} points [{lr['ci'][0]:+.1f}, {lr['ci'][1]:+.1f}]" if lr else "none")
-          + f"; wrote {out_dir}/audit.json, memo.md, forest.png", file=sys.stderr)
+          + f"; wrote {out_dir}/audit.json, memo.md, forest.png, report.html", file=sys.stderr)
     return 0
 
 

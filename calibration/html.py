@@ -33,6 +33,7 @@ class Section:
     heading: str
     paragraphs: tuple[str, ...] = ()
     pairs: tuple[tuple[str, str], ...] = ()
+    preformatted: bool = False  # paragraphs keep their line breaks (a memo written as Markdown)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.controls{display:flex;f
 .controls label{white-space:nowrap}#detail{white-space:pre-wrap;background:#fbfcfd;border:1px solid #c9d3df;
 padding:10px;border-radius:6px;margin-top:10px}#detail h3{margin:8px 0 2px;font-size:13px}
 .plots img{max-width:100%;border:1px solid #e6e9ee;margin:4px 0}.kv td:first-child{color:#455;width:30%}
-.clip{max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.pre{white-space:pre-wrap}.clip{max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 """
 
 # Plain JavaScript, no dependencies. Data arrives as JSON; every value goes into the DOM through textContent.
@@ -143,7 +144,8 @@ def _cards(headlines: list[Headline]) -> str:
 
 
 def _section(s: Section) -> str:
-    body = "".join(f"<p>{_e(p)}</p>" for p in s.paragraphs)
+    cls = ' class="pre"' if s.preformatted else ""
+    body = "".join(f"<p{cls}>{_e(p)}</p>" for p in s.paragraphs)
     if s.pairs:
         body += '<table class="kv">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in s.pairs) + \
                 "</table>"

@@ -130,3 +130,56 @@ def plots_from_files(paths) -> list[Plot]:
         except OSError:
             continue
     return out
+
+
+def _detail_json(obj: object) -> str:
+    import json
+    return json.dumps(obj, indent=1, ensure_ascii=False, default=str)
+
+
+def audit_page(audit: dict, memo_md: str = "", plots: list[Plot] | None = None) -> str:
+    """audit.py's audit.json: the largest regression and the max-drop rule first, then one row per task."""
+    base, cand = audit.get("base"), audit.get("candidate")
+    method = audit.get("method", {})
+    lr = audit.get("largest_regression") or {}
+    tasks = audit.get("tasks", {})
+    verdicts = [t.get("max_drop_verdict") for t in tasks.values()]
+    heads = []
+    if lr:
+        heads.append(Headline("largest regression", f"{lr.get('task')}: {fmt(lr.get('delta'), 1)} points",
+                              f"95% CI {fmt_ci(lr.get('ci'), 1)}; largest in {fmt(lr.get('p_largest'), 2)} of "
+                              f"bootstrap replays; n={tasks.get(lr.get('task'), {}).get('n_items', '?')} items"))
+    heads.append(Headline(f"max-drop rule ({fmt(method.get('max_drop'), 1)} points)",
+                          f"{verdicts.count('exceeds')} exceed", f"{verdicts.count('within')} within, "
+                          f"{verdicts.count('inconclusive')} inconclusive, of {len(tasks)} task(s)",
+                          verdict="broken" if "exceeds" in verdicts else ""))
+    heads.append(Headline("skipped", str(len(audit.get("skipped_tasks", []))), "tasks not compared (see below)"))
+    sections = [Section("Memo", paragraphs=(memo_md,), preformatted=True),
+                Section("Method", pairs=tuple((k, str(v)) for k, v in method.items()))]
+    if audit.get("skipped_tasks"):
+        sections.append(Section("Skipped tasks", paragraphs=tuple(_detail_json(s) for s in audit["skipped_tasks"])))
+    mits = audit.get("mitigations", [])
+    columns = [Column("task", "task"), Column("metric", "metric"), Column("n", "items", True),
+               Column("base", f"{base} mean", True), Column("cand", f"{cand} mean", True),
+               Column("delta", "delta (points)", True), Column("ci", "95% CI"), Column("p", "p", True),
+               Column("p_holm", "Holm p", True), Column("verdict", "max-drop verdict")]
+    columns += [Column(f"gap_{m}", f"{m}: gap closed", True) for m in mits]
+    rows = []
+    for name, t in tasks.items():
+        models = t.get("models", {})
+        cells = {"task": name, "metric": t.get("metric"), "n": t.get("n_items"),
+                 "base": round(models.get(base, {}).get("mean", math.nan), 2),
+                 "cand": round(models.get(cand, {}).get("mean", math.nan), 2),
+                 "delta": round(t.get("delta", math.nan), 2), "ci": fmt_ci(t.get("ci"), 1),
+                 "p": round(t["p_value"], 4) if t.get("p_value") is not None else None,
+                 "p_holm": round(t["p_holm"], 4) if t.get("p_holm") is not None else None,
+                 "verdict": t.get("max_drop_verdict")}
+        for m in mits:
+            g = (t.get("mitigations") or {}).get(m, {}).get("gap_closed")
+            cells[f"gap_{m}"] = round(g, 3) if isinstance(g, (int, float)) else None
+        tags = ["regressed"] if t.get("ci") and t["ci"][1] is not None and t["ci"][1] < 0 else []
+        rows.append({"cells": cells, "tags": tags, "detail": [("figures", _detail_json(t))]})
+    table = Table(columns, rows, [Filter("regressed", "interval below 0 only"), Filter("verdict", "verdict", "choice")],
+                  "Tasks")
+    return render_page(f"Capability audit: {cand} vs {base}", f"{len(tasks)} task(s); seed {method.get('seed')}, "
+                       f"{method.get('bootstrap')} bootstrap resamples", heads, sections, table, plots)

@@ -139,3 +139,32 @@ def test_large_run_paginates(tmp_path, driver):
     driver.find_element(By.ID, "next").click()
     assert "page 2 of 3" in info.text and len(_visible_ids(driver)) == 100
     assert console_errors(driver) == []
+
+
+def _choose(driver, key: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+    Select(driver.find_element(By.CSS_SELECTOR, f'select[data-choice="{key}"]')).select_by_value(value)
+
+
+def test_audit_page_in_a_real_browser(tmp_path, driver):
+    out = tmp_path / "audit"
+    proc = subprocess.run([sys.executable, str(ROOT / "audit.py"), "--runs", str(ROOT / "examples/audit/runs.csv"),
+                           "--base", "base", "--candidate", "finetune", "--mitigation", "replay", "--output-dir",
+                           str(out), "--bootstrap", "2000"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    audit = json.loads((out / "audit.json").read_text())
+    driver.get((out / "report.html").as_uri())
+    assert console_errors(driver) == []
+    lr = audit["largest_regression"]
+    card = driver.find_element(By.CSS_SELECTOR, '.card[data-label="largest regression"]')
+    assert f"{lr['task']}: {lr['delta']:.1f} points" in card.text and f"[{lr['ci'][0]:.1f}, {lr['ci'][1]:.1f}]" \
+        in card.text
+    assert sorted(_visible_ids(driver)) == sorted(audit["tasks"])
+    verdict = audit["tasks"][lr["task"]]["max_drop_verdict"]
+    _choose(driver, "verdict", verdict)
+    assert sorted(_visible_ids(driver)) == sorted(t for t, v in audit["tasks"].items()
+                                                  if v["max_drop_verdict"] == verdict)
+    driver.find_element(By.CSS_SELECTOR, "#items tbody tr").click()
+    assert '"max_drop_verdict"' in driver.find_element(By.ID, "detail").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".plots img")) == 1
+    assert not screenshot_is_blank(driver)
