@@ -72,10 +72,11 @@ def grade_once(samples, rubric, url, cache_path, concurrency) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--latency", type=float, default=0.3)
-    p.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32, 64])
-    p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--n", type=int, default=2000, help="samples per run (default: 2000)")
+    p.add_argument("--latency", type=float, default=0.3, help="server latency per call in seconds (default: 0.3)")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32, 64],
+                   help="concurrency levels to measure (default: 8 16 32 64)")
+    p.add_argument("--json", help="also write the figures here (default: none)")
     args = p.parse_args()
     rubric = load_rubric()
     samples = [Sample(f"s{i}", TICKET, f"{NOTE} (case {i})") for i in range(args.n)]

@@ -86,7 +86,8 @@ def validate(zip_path: Path) -> list[str]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=str(ROOT / "dist" / "submission.zip"))
+    p.add_argument("--out", default=str(ROOT / "dist" / "submission.zip"),
+                   help="where to write the zip (default: dist/submission.zip)")
     args = p.parse_args()
     zip_path = build(Path(args.out))
     problems = validate(zip_path)

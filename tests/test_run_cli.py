@@ -64,7 +64,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
     return {
         "missing file": (["--samples", str(tmp / "nope.json")], "not found"),
         "not json": (["--samples", str(tmp / "notjson.json")], "not valid JSON"),
-        "not an array": (["--samples", str(sf("obj", {"id": "a"}))], "must be a JSON array"),
+        "not an array": (["--samples", str(sf("obj", {"id": "a"}))], "expected a JSON array"),
         "non-object entry": (["--samples", str(sf("nonobj", [ok, 3]))], "item 1"),
         "missing id": (["--samples", str(sf("noid", [{"input_ticket": "t", "model_output": "o"}]))], "missing field 'id'"),
         "non-string id": (["--samples", str(sf("intid", [{**ok, "id": 7}]))], "'id' must be a non-empty string"),
