@@ -122,6 +122,10 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
         offline = OfflineJudge(rubric)
     except ValueError as e:
         raise InputError(args.rubric_spec, f"offline checks: {e}") from None
+    if offline.unchecked:
+        print(f"warning: the rubric spec maps no offline checks to {', '.join(offline.unchecked)}: the offline judge "
+              f"gives {'it' if len(offline.unchecked) == 1 else 'them'} the scale midpoint, flagged "
+              "offline_dimension_unchecked", file=sys.stderr)
     use_llm = args.judge == "llm" or (args.judge == "auto" and os.environ.get("OPENAI_API_KEY"))
     if args.judge == "llm" and not os.environ.get("OPENAI_API_KEY"):
         raise InputError("OPENAI_API_KEY", "--judge llm needs OPENAI_API_KEY in the environment")

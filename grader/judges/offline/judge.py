@@ -202,6 +202,11 @@ class OfflineJudge:
                         latency_ms=_ms(t0), flags=flags)
 
     @property
+    def unchecked(self) -> list[str]:
+        """Dimensions the spec maps no offline checks to: graded at the midpoint, flagged."""
+        return list(self._unchecked)
+
+    @property
     def midpoint(self) -> int:
         return _round_half_up((self.rubric.scale_min + self.rubric.scale_max) / 2)
 
