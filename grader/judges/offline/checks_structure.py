@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .text import OK, CheckResult, doc_of, quote
 
@@ -37,7 +38,7 @@ def check_wall_of_text(source: str, output: str) -> CheckResult:
         found.append(f"{n_words:,} words in all — far too long to read; keep only what changed")
     norm = [" ".join(s.lower().split()) for s in out.sents]
     if len(norm) >= 4:
-        top, k = max(((t, norm.count(t)) for t in dict.fromkeys(norm)), key=lambda tk: tk[1])
+        top, k = Counter(norm).most_common(1)[0]
         if k >= 3 and k / len(norm) >= 0.3:  # degenerate repetition: the same sentence again and again
             sev += min(2.0, 2.0 * k / len(norm) + 0.5)
             found.append(f"repeats the sentence '{quote(out.sents[norm.index(top)], 45)}' {k} times — say it once")

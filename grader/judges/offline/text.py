@@ -61,8 +61,11 @@ def _is_latin(c: str) -> bool:
 
 def unsupported_script(text: str) -> str | None:
     """The name of the script most letters are in when it is not Latin (Arabic, Hebrew, CJK...), else None."""
+    head = text[:5000]
+    if head.isascii():
+        return None  # the common case, decided without looking at each character
     import unicodedata
-    letters = [c for c in text[:5000] if c.isalpha()]
+    letters = [c for c in head if c.isalpha()]
     if not letters:
         return None
     other = [c for c in letters if not _is_latin(c)]
@@ -78,7 +81,8 @@ def unsupported_script(text: str) -> str | None:
 
 def looks_english(text: str) -> bool:
     """True unless a text of 15+ words has almost no English function words (French, German, Spanish... prose)."""
-    ws = [w for w in _ALPHA_WORD.findall(text[:5000].lower())]
+    ws = [w for w in doc_of(text).words if w[0].isalpha()] if len(text) <= 5000 else \
+        _ALPHA_WORD.findall(text[:5000].lower())
     if len(ws) < 15:
         return True  # too short to tell
     return sum(1 for w in ws if w in STOP_WORDS) / len(ws) >= 0.08
