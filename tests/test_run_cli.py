@@ -105,7 +105,7 @@ def test_bad_sample_error_names_file_index_and_id(tmp_path):
     assert proc.stderr.strip() == f"error: {samples}: item 1 (id 'b') 'input_ticket' must be a string, got int"
 
 
-@pytest.mark.parametrize("n", [1, 5, 20])
+@pytest.mark.parametrize("n", [0, 1, 2, 20])
 def test_any_sample_count(tmp_path, n):
     samples = write_json(tmp_path / "s.json", [{"id": f"s{i}", "input_ticket": TICKET, "model_output": f"Note {i}."}
                                                for i in range(n)])
