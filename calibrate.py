@@ -23,8 +23,8 @@ from pathlib import Path
 
 from calibration.study import (POWER_PROBES, calibrate, expert_table, load_results, make_grader, plan_probes,
                                  plan_samples, power_needs_probes, read_run_summary, results_judge_name)
-from grader.cli import (EXIT_CODES_HELP, ArgumentParser, add_judge_args, build_judges, cached_work_note, positive_int,
-                        preflight, run_main, sample_fields)
+from grader.cli import (EXIT_CODES_HELP, ArgumentParser, add_judge_args, build_judges, cached_work_note, finite_float,
+                        positive_int, preflight, run_main, sample_fields)
 from grader.grading import grade
 from grader.io import load_expert_grades, load_samples, refuse_overwrite, write_atomic, write_json_atomic
 from calibration.report import confusion_png, probes_png, render_report
@@ -49,9 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probes", action="store_true",
                    help="run the bias and sensitivity probes (grades rewrites) (default: off)")
     p.add_argument("--n-boot", type=positive_int, default=10_000, help="bootstrap resamples (default: 10000)")
-    p.add_argument("--good-min", type=float, default=4.0,
+    p.add_argument("--good-min", type=finite_float, default=4.0,
                    help="expert overall at or above this is 'good' for the power estimate (default: 4)")
-    p.add_argument("--mediocre-max", type=float, default=3.0,
+    p.add_argument("--mediocre-max", type=finite_float, default=3.0,
                    help="expert overall at or below this is 'mediocre' (default: 3)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (default: off)")
     add_judge_args(p)

@@ -7,7 +7,7 @@ The server runs in its own process (tests/fake_openai.py), so its CPU is not cha
 concurrency level the harness grades N samples with a fresh response cache (the default configuration: every
 judgment is written to SQLite) and reports samples/s next to the ideal (concurrency / latency), the harness's own
 CPU time per sample (process CPU, all threads), and finally the time of a fully cached re-run.
-Targets (issue 4): >= 80% of the ideal at concurrency 32, < 2 ms harness CPU per sample, cached re-run of 2,000
+Targets: >= 80% of the ideal at concurrency 32, < 2 ms harness CPU per sample, cached re-run of 2,000
 samples in < 2 s. A benchmark, not a test: machines are noisy, so read ratios, not absolute times.
 """
 from __future__ import annotations

@@ -64,6 +64,11 @@ def budget_usd(text: str) -> float:
     return v
 
 
+def finite_float(text: str) -> float:
+    """Any finite number (thresholds): ``nan`` would make every comparison false."""
+    return _finite(text)
+
+
 def _finite(text: str) -> float:
     try:
         v = float(text)

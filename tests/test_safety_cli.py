@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,6 +174,7 @@ def test_every_option_of_every_script_has_help_with_its_default():
             assert h, (rel, a.option_strings)
             assert "default" in h or "required" in h or a.required, (rel, a.option_strings, h)
             assert "issue" not in h.lower()
+        assert not re.search(r"issue\s*#?\d", p.format_help(), re.IGNORECASE), rel  # no issue numbers anywhere
 
 
 # ---- small inputs ------------------------------------------------------------------------------------------------
