@@ -26,6 +26,7 @@ try:
     from grader.io import check_output_path, load_samples, refuse_overwrite, write_json_atomic
     from grader.pricing import token_count_method
     from grader.rubric import load_rubric
+    from grader.types import InputError
 except ModuleNotFoundError as e:  # a fresh clone without the pinned dependencies
     sys.exit(f"error: missing dependency {e.name!r}; install them with: python3 -m pip install -r requirements.txt "
              "(or run: make example)")
@@ -63,22 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     rubric = load_rubric(args.rubric_spec)
     samples = load_samples(args.samples, *sample_fields(args, rubric))
     setup = build_judges(args, rubric)
-    estimate = preflight(setup, samples, args.force, batch=args.batch, strict=args.judge == "llm")
-    if args.batch and setup.client is not None:
-        state = check_output_path(state_path)
-        run = grade_batch(samples, setup.rubric, setup.judge, setup.fallback, state, args.poll_interval)
-    else:
-        run = grade(samples, setup.rubric, setup.judge, setup.fallback, concurrency=args.concurrency,
-                    progress=not args.quiet)
-    try:  # from here on judgments exist: an error must say they are kept and a re-run is free
+    try:  # once calls are made, an error must say that the judgments are kept and a re-run does not pay again
+        estimate = preflight(setup, samples, args.force, batch=args.batch, strict=args.judge == "llm")
+        if args.batch and setup.client is not None:
+            state = check_output_path(state_path)
+            run = grade_batch(samples, setup.rubric, setup.judge, setup.fallback, state, args.poll_interval)
+        else:
+            run = grade(samples, setup.rubric, setup.judge, setup.fallback, concurrency=args.concurrency,
+                        progress=not args.quiet)
         summary = {**run.summary, "seed": args.seed, "rubric": setup.rubric.name,
                    "rubric_sha256": setup.rubric.spec_sha256, "preflight": estimate,
                    "token_count_method": token_count_method() if setup.client else None}
         write_json_atomic(rubric_out, setup.rubric.emitted(judge_usage(setup, run.results), setup.judge.name))
         write_json_atomic(summary_out, summary)
         write_json_atomic(out, run.results)  # last: results.json exists only when everything else was written
+    except InputError:
+        raise
     except Exception as e:
-        raise RuntimeError(f"{type(e).__name__} while writing the outputs: {e}; {cached_work_note(setup)}") from e
+        raise RuntimeError(f"{type(e).__name__}: {e}; {cached_work_note(setup)}") from e
     print(_summary_line(summary, out, summary_out), file=sys.stderr)
     unused = llm_unused_reason(args.judge, setup, run.results)
     if unused:
