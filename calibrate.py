@@ -10,7 +10,9 @@ dimension and overall, and with --probes the probe deltas with their intervals. 
 must exist). With --probes every sample is rewritten by each probe (calibration.probes) and the rewrites are graded by
 the same judge: this is the only step that makes API calls besides grading without --results.
 
-Exit codes: 0 done, 2 bad input (one line on stderr, nothing written), 1 internal error.
+It needs at least MIN_ITEMS (3) samples and, with --experts, as many expert-graded items: below that agreement,
+intervals and power are undefined, and it says so (exit 2) instead of printing figures. No output file may be the
+same file as an input.
 """
 from __future__ import annotations
 
@@ -21,33 +23,39 @@ from pathlib import Path
 
 from calibration.study import (POWER_PROBES, calibrate, expert_table, load_results, make_grader, plan_probes,
                                  plan_samples, power_needs_probes, read_run_summary, results_judge_name)
-from grader.cli import add_judge_args, build_judges, positive_int, preflight, run_main
+from grader.cli import (EXIT_CODES_HELP, ArgumentParser, add_judge_args, build_judges, cached_work_note, finite_float,
+                        positive_int, preflight, run_main, sample_fields)
 from grader.grading import grade
-from grader.io import load_expert_grades, load_samples, write_atomic, write_json_atomic
+from grader.io import load_expert_grades, load_samples, refuse_overwrite, write_atomic, write_json_atomic
 from calibration.report import confusion_png, probes_png, render_report
 from grader.rubric import load_rubric
 from grader.types import InputError
 
 CONFUSION_PNG = "confusion_matrices.png"
 PROBES_PNG = "probe_deltas.png"
+MIN_ITEMS = 3  # below this a kappa, a bootstrap interval or a power estimate is undefined, not merely wide
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--samples", required=True, help='JSON array of {"id", "input_ticket", "model_output"}')
+    p = ArgumentParser(description=__doc__, epilog=EXIT_CODES_HELP.rsplit("\n", 1)[0],  # no exit 3 here
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", required=True,
+                   help='samples: JSON array, JSON Lines or CSV of {"id", input field, output field} (required)')
     p.add_argument("--experts", default=None,
                    help='expert grades: [{"id", "rater"?, "scores": {...}}], flat rows [{"id", "rater"?, "clarity": 4, '
                         '...}] or an object keyed by id ({"s1": {...}}); "overall" and extra fields are ignored '
                         '(default: none, so no agreement figures)')
     p.add_argument("--results", default=None, help="run.py's results.json for --samples (default: grade here)")
-    p.add_argument("--out-dir", required=True, help="where to write calibration.json, report.md and the plots")
-    p.add_argument("--probes", action="store_true", help="run the bias and sensitivity probes (grades rewrites)")
+    p.add_argument("--out-dir", required=True,
+                   help="where to write calibration.json, report.md and the plots (required)")
+    p.add_argument("--probes", action="store_true",
+                   help="run the bias and sensitivity probes (grades rewrites) (default: off)")
     p.add_argument("--n-boot", type=positive_int, default=10_000, help="bootstrap resamples (default: 10000)")
-    p.add_argument("--good-min", type=float, default=4.0,
+    p.add_argument("--good-min", type=finite_float, default=4.0,
                    help="expert overall at or above this is 'good' for the power estimate (default: 4)")
-    p.add_argument("--mediocre-max", type=float, default=3.0,
+    p.add_argument("--mediocre-max", type=finite_float, default=3.0,
                    help="expert overall at or below this is 'mediocre' (default: 3)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (default: off)")
     add_judge_args(p)
     return p.parse_args(argv)
 
@@ -66,19 +74,32 @@ def check_out_dir(path: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    d = Path(args.out_dir)
+    outputs = {f"--out-dir file {name}": d / name for name in ("calibration.json", "report.md", CONFUSION_PNG,
+                                                                PROBES_PNG)}
+    if not args.results:
+        outputs.update({f"--out-dir file {n}": d / n for n in ("results.json", "results.summary.json")})
+    run_summary = (Path(args.results).with_name(Path(args.results).stem + ".summary.json") if args.results else None)
+    refuse_overwrite(outputs, {"--samples": args.samples, "--experts": args.experts, "--results": args.results,
+                               "--results' summary": run_summary, "--rubric-spec": args.rubric_spec,
+                               "--cache": args.cache})
     out_dir = check_out_dir(args.out_dir)
     if args.good_min <= args.mediocre_max:
         raise InputError("--good-min", f"must be above --mediocre-max ({args.good_min:g} <= {args.mediocre_max:g})")
     rubric = load_rubric(args.rubric_spec)
-    samples = load_samples(args.samples)
-    if not samples:
-        raise InputError(args.samples, "no samples")
+    samples = load_samples(args.samples, *sample_fields(args, rubric))
+    if len(samples) < MIN_ITEMS:
+        raise InputError(args.samples, f"calibration needs at least {MIN_ITEMS} samples (got {len(samples)}): "
+                                       "intervals, probe effects and power are undefined below that")
     experts = None
     expert_overall = None
     if args.experts:
         experts = load_expert_grades(args.experts, rubric.keys, (rubric.scale_min, rubric.scale_max),
                                      known_ids={s.id for s in samples})
         ex = expert_table(experts, rubric, [s.id for s in samples])
+        if len(ex.ids) < MIN_ITEMS:
+            raise InputError(args.experts, f"calibration needs at least {MIN_ITEMS} expert-graded items (got "
+                                           f"{len(ex.ids)}): agreement figures are undefined below that")
         expert_overall = [rubric.overall(dict(zip(ex.keys, row))) for row in ex.mean()]
     results = summary = None
     if args.results:
@@ -119,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     if setup is not None and setup.client is not None:
         doc["api"] = setup.client.summary()
 
+    try:  # from here on judgments exist: an error must say they are kept and a re-run is free
+        return _write_outputs(doc, out_dir, graded_here, results, summary)
+    except Exception as e:
+        raise RuntimeError(f"{type(e).__name__} after grading: {e}; {cached_work_note(setup)}") from e
+
+
+def _write_outputs(doc: dict, out_dir: Path, graded_here: bool, results: list[dict], summary: dict | None) -> int:
     confusion = confusion_png(doc)
     probe_plot = probes_png(doc)
     doc["plots"] = [name for name, data in ((CONFUSION_PNG, confusion), (PROBES_PNG, probe_plot)) if data]

@@ -431,7 +431,7 @@ def probes_png(doc: dict) -> bytes | None:
     span = 0.5  # common x range: at least the +-0.25 invariance threshold with margin
     for entry in probes.values():
         for e in entry.values():
-            span = max(span, *(abs(x) for x in (e.get("ci") or []) if x is not None))
+            span = max([span, *(abs(x) for x in (e.get("ci") or []) if x is not None)])  # none: the CI is undefined
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, (0.42 * len(keys) + 1.1) * rows), sharex=True,
                              squeeze=False)
     for ax in axes.ravel()[len(names):]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sqlite3
 import sys
@@ -20,7 +21,62 @@ from .types import InputError, Sample
 
 DEFAULT_BUDGET_USD = 2.50  # below the sandbox's hard $3.00 cap, leaving room for metering differences
 
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_LLM_UNUSED = 0, 1, 2, 3
+
+EXIT_CODES_HELP = """Exit codes:
+  0  results written (per-sample fallbacks included, each flagged and counted)
+  1  internal error (one line on stderr; judgments already made are in the response cache, a re-run is free)
+  2  bad input or options (one line on stderr naming the file or option; nothing written)
+  3  --judge llm was asked for but the LLM graded no sample (results still written, the reason on stderr)"""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with ONE-line errors: ``error: --budget-usd: must be finite (got 'nan')``, exit 2, no usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (concurrency, token caps, resample counts)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (timeouts, poll intervals): ``nan``, ``inf`` and 0 are refused."""
+    v = _finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
+    return v
+
+
+def budget_usd(text: str) -> float:
+    """A finite dollar amount >= 0: ``nan`` or ``inf`` would silently disable the spending cap."""
+    v = _finite(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (thresholds): ``nan`` would make every comparison false."""
+    return _finite(text)
+
+
+def _finite(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return v
 
 
 def add_judge_args(p: argparse.ArgumentParser) -> None:
@@ -30,16 +86,30 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default="gpt-4o-mini", help="LLM judge model (default: gpt-4o-mini)")
     g.add_argument("--rubric-spec", default=str(DEFAULT_SPEC), metavar="PATH",
                    help="rubric spec JSON (default: rubric/release_notes.json)")
+    g.add_argument("--input-field", metavar="NAME", default=None,
+                   help="samples field holding the input (default: the spec's \"fields\", else input_ticket)")
+    g.add_argument("--output-field", metavar="NAME", default=None,
+                   help="samples field holding the graded output (default: the spec's \"fields\", else model_output)")
     g.add_argument("--concurrency", type=positive_int, default=8, help="concurrent LLM calls (default: 8)")
-    g.add_argument("--budget-usd", type=float, default=DEFAULT_BUDGET_USD,
+    g.add_argument("--budget-usd", type=budget_usd, default=DEFAULT_BUDGET_USD,
                    help=f"stop calling the LLM before this much is spent (default: {DEFAULT_BUDGET_USD})")
-    g.add_argument("--force", action="store_true", help="start even if the pre-flight estimate exceeds the budget")
-    g.add_argument("--seed", type=int, default=0, help="decoding seed sent to the LLM, and every resampling seed")
+    g.add_argument("--force", action="store_true",
+                   help="start even if the pre-flight estimate exceeds the budget (default: off)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="decoding seed sent to the LLM, and every resampling seed (default: 0)")
     g.add_argument("--max-completion-tokens", type=positive_int, default=350, help="judge reply cap (default: 350)")
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM call before it is retried")
+    g.add_argument("--timeout", type=positive_float, default=60.0,
+                   help="seconds per LLM call before it is retried (default: 60)")
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
-    g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache (default: off)")
+
+
+def sample_fields(args: argparse.Namespace, rubric: Rubric) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The input and output field names to read samples with: the command line over the spec over the defaults."""
+    ins = (args.input_field,) if getattr(args, "input_field", None) else rubric.input_fields
+    outs = (args.output_field,) if getattr(args, "output_field", None) else rubric.output_fields
+    return ins, outs
 
 
 @dataclass
@@ -57,6 +127,10 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
         offline = OfflineJudge(rubric)
     except ValueError as e:
         raise InputError(args.rubric_spec, f"offline checks: {e}") from None
+    if offline.unchecked:
+        print(f"warning: the rubric spec maps no offline checks to {', '.join(offline.unchecked)}: the offline judge "
+              f"gives {'it' if len(offline.unchecked) == 1 else 'them'} the scale midpoint, flagged "
+              "offline_dimension_unchecked", file=sys.stderr)
     use_llm = args.judge == "llm" or (args.judge == "auto" and os.environ.get("OPENAI_API_KEY"))
     if args.judge == "llm" and not os.environ.get("OPENAI_API_KEY"):
         raise InputError("OPENAI_API_KEY", "--judge llm needs OPENAI_API_KEY in the environment")
@@ -152,8 +226,45 @@ def run_main(main: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-def positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return v
+
+def judge_usage(setup: JudgeSetup, results: list[dict]) -> dict:
+    """What rubric.json's ``decoding`` records: the judge asked for and how many samples each judge actually graded.
+
+    ``llm_used`` is true only when the LLM graded at least one sample (a run in which every sample fell back to the
+    offline judge did not use it, whatever was requested).
+    """
+    graded_by: dict[str, int] = {}
+    for r in results:
+        graded_by[r["judge"]] = graded_by.get(r["judge"], 0) + 1
+    n_llm = sum(v for k, v in graded_by.items() if k.startswith("llm:"))
+    return {**setup.decoding, "llm_requested": setup.client is not None, "llm_used": n_llm > 0,
+            "samples_graded_by": graded_by}
+
+
+def llm_unused_reason(judge_option: str, setup: JudgeSetup, results: list[dict]) -> str | None:
+    """Why an explicit ``--judge llm`` run must not exit 0: the LLM graded no (non-empty) sample. None otherwise."""
+    if judge_option != "llm" or setup.client is None:
+        return None
+    gradable = [r for r in results if "empty_output" not in r["flags"]]
+    if not gradable or any(r["judge"].startswith("llm:") for r in gradable):
+        return None
+    reasons: dict[str, int] = {}
+    for r in gradable:
+        for f in r["flags"]:
+            if f.startswith("fallback_offline:"):
+                reasons[f.split(":", 1)[1]] = reasons.get(f.split(":", 1)[1], 0) + 1
+    why = setup.client.stopped or ", ".join(f"{k} x{v}" for k, v in sorted(reasons.items())) or "unknown"
+    return (f"--judge llm was asked for but the LLM graded none of the {len(gradable)} sample(s) (all fell back "
+            f"to the offline judge: {why}); results were written, flagged")
+
+
+def cached_work_note(setup: JudgeSetup | None) -> str:
+    """One clause for an error raised after judgments were made: they are not lost, a re-run does not pay again."""
+    client = setup.client if setup else None
+    if client is None:
+        return "nothing was paid for (offline judge); re-run after fixing the cause"
+    calls = client.usage.calls
+    if client.cache is None:
+        return f"{calls} call(s) were made and, with --no-cache, are not kept; re-running pays again"
+    return (f"every valid judgment made ({calls} call(s)) is in the response cache {client.cache.path}: re-running "
+            "the same command makes no new call for those samples")

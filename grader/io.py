@@ -102,29 +102,39 @@ def read_rows(path: str | Path, what: str = "file") -> list[dict]:
         raise InputError(path, f"not valid CSV ({e}); expected {ROW_FORMATS}") from None
 
 
-def load_samples(path: str | Path) -> list[Sample]:
-    """``[{"id", "input_ticket", "model_output"}, ...]``; extra fields are ignored, ids must be unique strings."""
-    data = read_json(path, "samples file")
-    if not isinstance(data, list):
-        raise InputError(path, f"samples must be a JSON array, got {type(data).__name__}")
+def load_samples(path: str | Path, input_fields: str | tuple[str, ...] = ("input_ticket",),
+                 output_fields: str | tuple[str, ...] = ("model_output",)) -> list[Sample]:
+    """Samples from a JSON array, JSON Lines or CSV file (``read_rows``): ``id`` plus an input and an output field.
+
+    ``input_fields``/``output_fields`` name the fields (the rubric spec's ``fields``, or ``--input-field`` /
+    ``--output-field``); with several names, the first one present in a row is used. Extra fields are ignored;
+    ids must be unique non-empty strings.
+    """
+    ins = (input_fields,) if isinstance(input_fields, str) else tuple(input_fields)
+    outs = (output_fields,) if isinstance(output_fields, str) else tuple(output_fields)
+    data = read_rows(path, "samples file")
     samples, seen = [], {}
     for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InputError(path, f"entry is a {type(item).__name__}, not an object", i)
         sid = item.get("id")
         if "id" not in item:
             raise InputError(path, "missing field 'id'", i)
         if not isinstance(sid, str) or not sid:
             raise InputError(path, f"'id' must be a non-empty string, got {sid!r}", i)
-        for field in ("input_ticket", "model_output"):
-            if field not in item:
-                raise InputError(path, f"missing field {field!r}", i, sid)
+        values = []
+        for names in (ins, outs):
+            field = next((n for n in names if n in item), None)
+            if field is None:
+                alts = " or ".join(repr(n) for n in names)
+                raise InputError(path, f"missing field {alts} (fields present: {', '.join(map(str, item)) or 'none'};"
+                                       " choose others with --input-field/--output-field or the spec's \"fields\")",
+                                 i, sid)
             if not isinstance(item[field], str):
                 raise InputError(path, f"{field!r} must be a string, got {type(item[field]).__name__}", i, sid)
+            values.append(item[field])
         if sid in seen:
             raise InputError(path, f"duplicate id (first seen at item {seen[sid]})", i, sid)
         seen[sid] = i
-        samples.append(Sample(sid, item["input_ticket"], item["model_output"]))
+        samples.append(Sample(sid, values[0], values[1]))
     return samples
 
 
@@ -216,12 +226,47 @@ def check_output_path(path: str | Path) -> Path:
     return path
 
 
+def same_file_key(path: str | Path) -> str:
+    """A path resolved for comparison: relative parts, ``..`` and symlinks resolved, even for a file not yet there."""
+    return os.path.normcase(os.path.realpath(os.path.abspath(os.fspath(path))))
+
+
+def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
+    """Refuse, before any work, an output path that is the same file as an input or as another output.
+
+    ``outputs`` and ``inputs`` map a label the user recognises (usually the option, e.g. ``"--output"``) to a path;
+    ``None`` entries are skipped. Paths are compared after resolving relative parts and symlinks (and, for existing
+    files, by device and inode, so hard links count too). Raises ``InputError`` (one line, exit 2) naming both paths.
+    Every script that writes files calls this once, after parsing its options and before reading or grading.
+    """
+    def ident(path: str | Path) -> tuple:
+        try:
+            st = os.stat(path)
+            return ("inode", st.st_dev, st.st_ino)
+        except OSError:
+            return ("path", same_file_key(path))
+
+    seen: list[tuple[str, str, tuple, tuple]] = []  # (label, path, identity by inode, identity by path)
+    for kind, mapping in (("input", inputs), ("output", outputs)):
+        for label, path in mapping.items():
+            if path is None:
+                continue
+            a, b = ident(path), ("path", same_file_key(path))
+            if kind == "output":
+                for olabel, opath, oa, ob in seen:
+                    if a == oa or b == ob:
+                        raise InputError(label, f"{str(path)!r} is the same file as {olabel} {str(opath)!r}; "
+                                                "refusing to overwrite it (choose another output path)")
+            seen.append((label, str(path), a, b))
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output file gets the mode any tool would give it
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
@@ -233,6 +278,13 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and restoring it at once: there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | Path, obj: object) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from .types import InputError, Sample
 
 DEFAULT_SPEC = Path(__file__).resolve().parent.parent / "rubric" / "release_notes.json"
+DEFAULT_FIELDS = {"input": ("input_ticket",), "output": ("model_output",)}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Rubric:
     offline: dict = field(default_factory=dict)  # {dimension: {check_name: weight}} for the offline judge
     probe_targets: dict = field(default_factory=dict)  # {sensitivity probe: the dimension it must lower}
     spec_sha256: str = ""  # hash of the spec's canonical JSON: part of every cache key
+    # Which fields of a samples row hold the input and the output: the first name present in a row is used.
+    input_fields: tuple[str, ...] = DEFAULT_FIELDS["input"]
+    output_fields: tuple[str, ...] = DEFAULT_FIELDS["output"]
 
     @property
     def keys(self) -> list[str]:
@@ -257,10 +261,21 @@ def parse_rubric(spec: object, path: str | Path = "<rubric>") -> Rubric:
     probe_targets = spec.get("probe_targets", {})
     if not isinstance(probe_targets, dict) or any(v not in keys for v in probe_targets.values()):
         bad("'probe_targets' must map probe names to dimension keys")
+    fields_raw = spec.get("fields", {})
+    if not isinstance(fields_raw, dict) or set(fields_raw) - {"input", "output"}:
+        bad('\'fields\' must be {"input": name or [names], "output": name or [names]}')
+    fields = {}
+    for role in ("input", "output"):
+        v = fields_raw.get(role, list(DEFAULT_FIELDS[role]))
+        names = [v] if isinstance(v, str) else v
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            bad(f"'fields.{role}' must be a field name or a non-empty array of field names")
+        fields[role] = tuple(names)
     canonical = json.dumps(spec, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     return Rubric(
         name=str(spec["name"]), task=str(spec["task"]).strip(),
         input_label=str(spec.get("input_label", "input")), output_label=str(spec.get("output_label", "output")),
         scale_min=lo, scale_max=hi, dimensions=tuple(dims), instructions=tuple(instructions),
         anchors=tuple(anchors), offline=offline, probe_targets=probe_targets, spec_sha256=hashlib.sha256(canonical).hexdigest(),
+        input_fields=fields["input"], output_fields=fields["output"],
     )

@@ -36,3 +36,23 @@ def test_missing_data_folder_is_skipped_with_exit_0(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"skipped: {tmp_path / 'absent' / 'summeval' / 'damo_llm_summeval'} not found"
     assert not (tmp_path / "o").exists()
+
+
+def _offline_points(text: str) -> dict[str, list[str]]:
+    """dimension -> [offline κq, offline Spearman] point estimates (the first two 'x.xxx [' cells of its row)."""
+    out = {}
+    for dim in ("coherence", "consistency", "fluency", "relevance"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {dim} |") and " [" in line)
+        out[dim] = re.findall(r"(\d\.\d{3}) \[", row)[:2]
+    return out
+
+
+@pytest.mark.skipif(not SUMMEVAL.is_dir(), reason=f"{SUMMEVAL} not found (the shared datasets are not mounted)")
+def test_readme_summeval_figures_are_what_the_script_prints_today(tmp_path):
+    proc = run_script("validation/summeval.py", "--data", str(DATA), "--out-dir", str(tmp_path), "--n-boot", "200",
+                      timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Validation on real expert grades (SummEval)", 1)[1]
+    assert _offline_points(section) == _offline_points(proc.stdout)
+    assert "make validate" in section  # the README says which command regenerates them

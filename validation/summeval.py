@@ -146,11 +146,11 @@ def _probe_lines(doc: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DEFAULT_DATA), help=f"datasets folder (default: {DEFAULT_DATA})")
-    p.add_argument("--out-dir", default=str(ROOT / "out" / "validation"), help="where to write the tables")
+    p.add_argument("--out-dir", default=str(ROOT / "out" / "validation"), help="where to write the tables (default: out/validation)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="bootstrap and probe seed (default: 0)")
     p.add_argument("--probes", action="store_true",
-                   help="also run calibrate's bias and sensitivity probes on the 840 summaries (offline: seconds)")
+                   help="also run calibrate's bias and sensitivity probes on the 840 summaries (offline: seconds; default: off)")
     args = p.parse_args(argv)
 
     folder = Path(args.data) / "summeval" / "damo_llm_summeval"

@@ -23,11 +23,10 @@ def check_dropped_fact(source: str, output: str) -> CheckResult:
     if total <= 0:
         return OK
     items = sorted(items, key=lambda t: -t[1])
-    names = [f"{_KIND_NAME[f.kind]} '{quote(f.value, 40)}'" for f, _ in items[:4]]
-    names += [f"platform '{p}'" for p in cmp.platforms_dropped[:2]]
-    more = len(items) + len(cmp.platforms_dropped) - len(names)
-    n = len(names) + max(0, more)
-    msg = (f"drops the source's {', '.join(names)}" + (f" (+{more} more)" if more > 0 else "")
+    names = [f"{_KIND_NAME[f.kind]} '{quote(f.value, 40)}'" for f, _ in items]
+    names += [f"platform '{p}'" for p in cmp.platforms_dropped]
+    n = len(names)
+    msg = (f"drops the source's {', '.join(names)}"
            + (" — state them as the source gives them" if n > 1 else " — state it as the source gives it"))
     return CheckResult(diminishing(total, 1.5), [msg])
 
@@ -38,7 +37,7 @@ def check_contradicted_fact(source: str, output: str) -> CheckResult:
     if not cmp.contradicted:
         return OK
     found = []
-    for g, h, how in cmp.contradicted[:3]:
+    for g, h, how in cmp.contradicted:
         if how == "old":
             found.append(f"states the old value '{quote(g.value, 30)}' as current; the ticket changes it to "
                          f"'{quote(h.value, 30)}' — use the new value")

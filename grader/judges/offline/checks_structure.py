@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .text import OK, CheckResult, doc_of, quote
 
+LONG_WORDS = 400  # words: about four times a long release note or news summary
 _AND_JOIN = re.compile(r"\b(?:and|, and|; and)\b")
 
 
@@ -30,6 +32,16 @@ def check_wall_of_text(source: str, output: str) -> CheckResult:
             sev += 0.5
             found.append(f"one unbroken paragraph of {n} words — use a short lead sentence and a list")
             break
+    n_words = len(out.words)
+    if n_words > LONG_WORDS:  # degenerate length: a note or a summary is read in seconds, not minutes
+        sev += min(2.0, (n_words - LONG_WORDS) / LONG_WORDS)
+        found.append(f"{n_words:,} words in all — far too long to read; keep only what changed")
+    norm = [" ".join(s.lower().split()) for s in out.sents]
+    if len(norm) >= 4:
+        top, k = Counter(norm).most_common(1)[0]
+        if k >= 3 and k / len(norm) >= 0.3:  # degenerate repetition: the same sentence again and again
+            sev += min(2.0, 2.0 * k / len(norm) + 0.5)
+            found.append(f"repeats the sentence '{quote(out.sents[norm.index(top)], 45)}' {k} times — say it once")
     if sev <= 0:
         return OK
     return CheckResult(min(2.0, sev), found)

@@ -85,7 +85,7 @@ def check_low_coverage(source: str, output: str) -> CheckResult:
     for w in doc_of(source).content:  # show words, not stems
         words.setdefault(stem(w), w)
     return CheckResult(min(3.0, sev), [f"covers only {cov:.0%} of the source's key terms; missing "
-                                       f"{quote_list([words.get(m, m) for m in missing], 5)} — include the main points"])
+                                       f"{quote_list([words.get(m, m) for m in missing])} — include the main points"])
 
 
 def check_novel_content(source: str, output: str) -> CheckResult:
@@ -99,7 +99,7 @@ def check_novel_content(source: str, output: str) -> CheckResult:
     if frac <= 0.0:
         return OK
     return CheckResult(min(3.0, frac / 0.05),
-                       [f"uses {quote_list(novel, 5)}, which the source never mentions — check those statements"])
+                       [f"uses {quote_list(novel)}, which the source never mentions — check those statements"])
 
 
 def check_novel_phrasing(source: str, output: str) -> CheckResult:
@@ -218,11 +218,11 @@ def check_disfluency(source: str, output: str) -> CheckResult:
     spacing = [] if out.tokenized else _BAD_SPACING.findall(text)
     if spacing:
         sev += 0.5
-        found.append(f"spacing/punctuation slip {quote_list([s.strip() or 'double space' for s in spacing], 2)} — fix it")
+        found.append(f"spacing/punctuation slip {quote_list([s.strip() or 'double space' for s in spacing])} — fix it")
     markup = _MARKUP.findall(text)
     if markup:
         sev += 0.5
-        found.append(f"stray markup {quote_list(markup, 2)} — remove it")
+        found.append(f"stray markup {quote_list(markup)} — remove it")
     for s in out.sents:
         if len(s.split()) > 45:
             sev += 0.5
@@ -230,7 +230,7 @@ def check_disfluency(source: str, output: str) -> CheckResult:
             break
     if sev <= 0:
         return OK
-    return CheckResult(min(3.0, sev), found[:3])
+    return CheckResult(min(3.0, sev), found)
 
 
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|his|her|its|their|them|him|this|these|those|the\s+former|"

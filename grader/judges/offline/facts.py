@@ -39,7 +39,7 @@ _BULLET = re.compile(r"^(?:[-*•·]+|\d{1,3}[.)])\s+")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|vs|approx|incl|Mr|Mrs|Ms|Dr|St|Jr|Sr|No|Inc|Ltd|Co|U\.S|U\.K|a\.m|"
                      r"p\.m)\.)$", re.IGNORECASE)
 # Word tokens: letters/digits with inner apostrophes, hyphens or dots ("don't", "rate-limit", "v2.3").
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.\-][A-Za-z0-9]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")  # Unicode letters and digits: "café", "naïve", "Zürich"
 
 
 def sentences(text: str) -> list[str]:

@@ -3,7 +3,14 @@
 Each named check in ``CHECKS`` looks at (source, output) and returns a ``CheckResult``: a ``severity`` (0 = fine,
 about 1 per clear problem, capped) and human-readable ``findings`` that quote what was found and say what to change.
 A rubric spec's ``"offline"`` key maps each dimension to ``{check_name: weight}``; a dimension's score is
-``clip(round_half_up(max - sum(weight * severity)), min, max)``. A dimension with no checks scores the maximum.
+``clip(round_half_up(max - sum(weight * severity)), min, max)``.
+
+What it cannot judge it says, per sample, with a flag the run summary counts, and never as a clean top score:
+a dimension with no checks gets the scale midpoint (a neutral placeholder that neither inflates nor sinks the mean)
+and ``offline_dimension_unchecked:<dim>``; an output in a script other than Latin gets the midpoint on every
+dimension and ``offline_unsupported_script``; Latin-script text that does not look like English is graded but
+flagged ``offline_unsupported_language``; an output over ``MAX_CHARS`` is checked on its first ``MAX_CHARS``
+characters, capped one point below the maximum and flagged ``offline_out_of_range``.
 
 Release-note checks compare the note with its ticket (facts dropped, contradicted or invented; internal matter
 leaked; vague, hyped, blaming or internal voice). Summary checks are the source-grounded analogues (unsupported
@@ -29,10 +36,11 @@ from .checks_summary import (check_boilerplate, check_choppy, check_dangling_ref
                              check_too_long, check_unsupported_entity)
 from .checks_voice import (check_apology, check_blame, check_formal_register, check_hype, check_internal_voice,
                            check_vague_wording)
-from .text import CheckResult, quote
+from .text import CheckResult, looks_english, quote, unsupported_script
 
 __all__ = ["OfflineJudge", "CheckResult", "CHECKS", "run_checks", "CLEAN_RATIONALE"]
 
+MAX_CHARS = 20_000  # ~3,000 words: 20x a long release note or news summary; beyond it the checks are out of range
 CLEAN_RATIONALE = "No problems found by the offline checks (facts kept, nothing unsupported, no internal matter)."
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -122,6 +130,8 @@ class OfflineJudge:
                 items.append((cname, float(w)))
             plan[dim] = tuple(items)
         self._plan = {k: plan.get(k, ()) for k in rubric.keys}
+        # Dimensions the spec gives no checks: never a silent top score (the midpoint, flagged; see judge()).
+        self._unchecked = [k for k in rubric.keys if not any(w > 0 for _, w in self._plan[k])]
         self._checks = tuple(dict.fromkeys(c for items in self._plan.values() for c, _ in items))
 
     def judge(self, sample: Sample) -> Judgment:
@@ -146,35 +156,102 @@ class OfflineJudge:
             notes.append(f"Nothing but text addressed to the grader: no {self.rubric.output_label} to grade.")
             return Judgment(scores=scores, rationale=" ".join(notes), judge="offline", tokens_used=0,
                             latency_ms=_ms(t0), flags=flags + ["empty_output"])
-        results = run_checks(self._checks, sample.source or "", output)
+        script = unsupported_script(output)
+        if script:
+            mid = self.midpoint
+            flags.append("offline_unsupported_script")
+            notes.append(f"Written in {script} script, which the offline checks (English, Latin script) cannot read: "
+                         f"every dimension gets the scale midpoint {mid} as a placeholder, not a judgment; grade it "
+                         "with the LLM judge or a person.")
+            return Judgment(scores={k: mid for k in self.rubric.keys}, rationale=" ".join(notes), judge="offline",
+                            tokens_used=0, latency_ms=_ms(t0), flags=flags)
+        out_of_range = len(output) > MAX_CHARS
+        if out_of_range:
+            flags.append("offline_out_of_range")
+            notes.append(f"The {self.rubric.output_label} is {len(output):,} characters, far beyond what the offline "
+                         f"checks were built for: only the first {MAX_CHARS:,} were checked, and no dimension can "
+                         f"score above {hi - 1}.")
+            output = _cut(output, MAX_CHARS)
+        elif not looks_english(output):
+            flags.append("offline_unsupported_language")
+            notes.append("It does not look like English, the only language the offline checks cover: read these "
+                         "scores with care.")
+        results = run_checks(self._checks, _cut(sample.source or "", MAX_CHARS), output)
         scores: dict[str, int] = {}
-        impact: dict[str, float] = {}
+        costs: dict[str, dict[str, float]] = {}  # check -> {dimension: points it cost}
         for dim, items in self._plan.items():
+            if not items:
+                continue
             penalty = 0.0
             for cname, w in items:
                 r = results[cname]
                 if r.severity > 0 and w > 0:
                     penalty += w * r.severity
-                    impact[cname] = max(impact.get(cname, 0.0), w * r.severity)
+                    costs.setdefault(cname, {})[dim] = w * r.severity
             scores[dim] = max(lo, min(hi, _round_half_up(hi - penalty)))
-        ranked = sorted(impact, key=lambda c: (-impact[c], c))
-        findings: list[str] = []
-        if any(v < hi for v in scores.values()):  # only what cost points; a perfect grade gets the clean line
-            for c in ranked:
-                if impact[c] < 0.25:
-                    continue
-                for f in results[c].findings:
-                    if f not in findings:
-                        findings.append(f)
-        if findings:
-            body = "; ".join(findings[:4])
-            label = self.rubric.input_label.strip() or "source"
-            body = body.replace("the source", f"the {label}").replace("The source", f"The {label}")
-            notes.append(body[0].upper() + body[1:] + ".")
-        else:
-            notes.append(CLEAN_RATIONALE)
+            if out_of_range:
+                scores[dim] = min(scores[dim], hi - 1)
+        for dim in self._unchecked:
+            scores[dim] = self.midpoint
+            flags.append(f"offline_dimension_unchecked:{dim}")
+        scores = {k: scores[k] for k in self.rubric.keys}
+        notes.extend(self._findings(results, costs, scores))
+        if self._unchecked:
+            notes.append(f"Not judged: {', '.join(self._unchecked)} (the rubric spec maps no offline checks to "
+                         f"{'it' if len(self._unchecked) == 1 else 'them'}); given the scale midpoint {self.midpoint} "
+                         "as a placeholder.")
         return Judgment(scores=scores, rationale=" ".join(notes), judge="offline", tokens_used=0,
                         latency_ms=_ms(t0), flags=flags)
+
+    @property
+    def unchecked(self) -> list[str]:
+        """Dimensions the spec maps no offline checks to: graded at the midpoint, flagged."""
+        return list(self._unchecked)
+
+    @property
+    def midpoint(self) -> int:
+        return _round_half_up((self.rubric.scale_min + self.rubric.scale_max) / 2)
+
+    def _findings(self, results: dict[str, CheckResult], costs: dict[str, dict[str, float]],
+                  scores: dict[str, int]) -> list[str]:
+        """Every finding with the dimensions it cost; findings on dimensions that kept full marks as minor."""
+        hi = self.rubric.scale_max
+        label = self.rubric.input_label.strip() or "source"
+
+        def text(cname: str) -> str:
+            body = "; ".join(dict.fromkeys(results[cname].findings)) or cname.replace("_", " ")
+            return body.replace("the source", f"the {label}").replace("The source", f"The {label}")
+
+        ranked = sorted(costs, key=lambda c: (-sum(costs[c].values()), c))
+        major, minor = [], []
+        for c in ranked:
+            lost = {d: v for d, v in costs[c].items() if scores[d] < hi}
+            if lost:
+                cost = ", ".join(f"{d} -{v:.1f}" for d, v in sorted(lost.items(), key=lambda kv: -kv[1]))
+                major.append(f"{text(c)} [{cost}]")
+            else:
+                minor.append(f"{text(c)} [{', '.join(sorted(costs[c]))}]")
+        notes = []
+        if major:
+            notes.append(_sentence("; ".join(major)))
+        if minor:
+            notes.append("Minor (too small to lose a point): " + "; ".join(minor) + ".")
+        if not major and not minor and any(items for items in self._plan.values()):
+            notes.append(CLEAN_RATIONALE)
+        return notes
+
+
+def _sentence(body: str) -> str:
+    return body[0].upper() + body[1:] + ("" if body.endswith(".") else ".")
+
+
+def _cut(text: str, n: int) -> str:
+    """At most ``n`` characters, ending on a word boundary."""
+    if len(text) <= n:
+        return text
+    cut = text[:n]
+    space = cut.rfind(" ")
+    return cut[:space] if space > n // 2 else cut
 
 
 def _ms(t0: float) -> int:

@@ -27,14 +27,68 @@ def diminishing(total: float, cap: float) -> float:
 
 
 def quote(s: str, n: int = 60) -> str:
+    """``s`` on one line, at most about ``n`` characters, cut on a word boundary (never mid-word) with an ellipsis."""
     s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 1] + "…"
+    if len(s) <= n:
+        return s
+    cut = s[: n - 1]
+    if s[n - 1].isspace() or not cut[-1:].isalnum():
+        return cut.rstrip(" ,;:-") + "…"
+    space = cut.rfind(" ")
+    if space >= n // 3:
+        return cut[:space].rstrip(" ,;:-") + "…"
+    return cut + "…"  # one very long token (a URL, a path): nothing better than cutting it
 
 
-def quote_list(items: list[str], n: int = 4) -> str:
+def quote_list(items: list[str], n: int | None = None) -> str:
+    """Every item, quoted (a finding lists all it found: an author cannot act on '(+2 more)')."""
     items = list(dict.fromkeys(items))
-    shown = ", ".join(f"'{quote(i, 40)}'" for i in items[:n])
-    return shown + (f" (+{len(items) - n} more)" if len(items) > n else "")
+    return ", ".join(f"'{quote(i, 40)}'" for i in (items if n is None else items[:n]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the checks can read: Latin-script English
+# ---------------------------------------------------------------------------------------------------------------
+
+_SCRIPT_NAMES = {"CJK": "CJK (Chinese/Japanese)", "HIRAGANA": "Japanese (kana)", "KATAKANA": "Japanese (kana)",
+                 "HANGUL": "Korean (Hangul)"}
+
+
+def _is_latin(c: str) -> bool:
+    o = ord(c)
+    return o < 0x250 or 0x1E00 <= o < 0x1F00 or 0xFF21 <= o < 0xFF5B
+
+
+def unsupported_script(text: str) -> str | None:
+    """The name of the script most letters are in when it is not Latin (Arabic, Hebrew, CJK...), else None."""
+    head = text[:5000]
+    if head.isascii():
+        return None  # the common case, decided without looking at each character
+    import unicodedata
+    letters = [c for c in head if c.isalpha()]
+    if not letters:
+        return None
+    other = [c for c in letters if not _is_latin(c)]
+    if len(other) <= len(letters) / 2:
+        return None
+    counts: dict[str, int] = {}
+    for c in other:
+        name = unicodedata.name(c, "UNKNOWN").split()[0]
+        counts[name] = counts.get(name, 0) + 1
+    top = max(counts, key=lambda k: (counts[k], k))
+    return _SCRIPT_NAMES.get(top, top.title())
+
+
+def looks_english(text: str) -> bool:
+    """True unless a text of 15+ words has almost no English function words (French, German, Spanish... prose)."""
+    ws = [w for w in doc_of(text).words if w[0].isalpha()] if len(text) <= 5000 else \
+        _ALPHA_WORD.findall(text[:5000].lower())
+    if len(ws) < 15:
+        return True  # too short to tell
+    return sum(1 for w in ws if w in STOP_WORDS) / len(ws) >= 0.08
+
+
+_ALPHA_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
 
