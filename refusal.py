@@ -15,10 +15,10 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from calibration.refusal_report import plot_rates, render_report, summarize_rates, task_sources
 from grader.cli import add_judge_args, open_cache, positive_int, run_main
 from grader.client import Decoding, JudgeClient
 from grader.io import read_json, read_rows, write_atomic, write_json_atomic
@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(manifest, dict):
             raise InputError(manifest_path, "manifest must be a JSON object")
     spec, judge, offline = build_refusal_judges(args)
+    # Imported here, after the input is checked: the statistics stack (numpy, scipy) takes seconds to load.
+    from calibration.refusal_report import plot_rates, render_report, summarize_rates, task_sources
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -169,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         run_tests(rows, Limits(timeout_s=args.timeout_s, cpu_s=max(1, int(args.timeout_s) + 1),
                                memory_mb=args.memory_mb), args.test_jobs)
     lab = labeling_summary(judgments, judge)
-    from collections import Counter
     lab["flags"] = dict(sorted(Counter(f for r in rows for f in r["flags"]).items()))
     sources, warnings = task_sources(rows)
     for w in warnings:
