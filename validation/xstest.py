@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -27,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from sklearn.metrics import cohen_kappa_score, confusion_matrix  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
 
+from calibration.stats.agreement import kappa_from_counts, resampled_confusion  # noqa: E402
 from calibration.stats.bootstrap import percentile_ci  # noqa: E402
 from grader.io import write_atomic, write_json_atomic  # noqa: E402
 from grader.judges.refusal import LABELS, RefusalItem, parse_label  # noqa: E402
@@ -50,22 +52,30 @@ def _label_or_unparsed(v: str) -> str:
         return UNPARSED
 
 
+def _r(x: float) -> float | None:
+    return None if math.isnan(x) else round(float(x), 3)
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def agreement_figures(human: list[str], pred: list[str], n_boot: int, seed: int) -> dict:
     """Accuracy and unweighted Cohen's kappa vs the human labels, with percentile bootstrap intervals (items
     resampled), and the confusion matrix (rows human, columns predicted, in LABELS order plus 'unparsed')."""
     h, p = np.array(human), np.array(pred)
     cats = list(LABELS) + ([UNPARSED] if UNPARSED in pred else [])
     acc = float((h == p).mean())
-    kappa = float(cohen_kappa_score(h, p, labels=cats))
-    rng = np.random.default_rng(seed)
-    accs, kappas = [], []
-    for idx in rng.integers(0, len(h), size=(n_boot, len(h))):
-        accs.append((h[idx] == p[idx]).mean())
-        hk, pk = h[idx], p[idx]
-        kappas.append(cohen_kappa_score(hk, pk, labels=cats) if len(set(hk) | set(pk)) > 1 else np.nan)
+    kappa = float(kappa_from_counts(confusion_matrix(h, p, labels=cats)))  # as cohen_kappa_score; nan if undefined
+    codes = {c: i for i, c in enumerate(cats)}
+    hc, pc = np.array([codes[x] for x in human]), np.array([codes[x] for x in pred])
+    idx = np.random.default_rng(seed).integers(0, len(h), size=(n_boot, len(h)))
+    counts = resampled_confusion(hc, pc, len(cats), idx)  # (n_boot, K, K), vectorised
+    accs = np.trace(counts, axis1=1, axis2=2) / len(h)
+    kappas = kappa_from_counts(counts)
     cm = confusion_matrix(h, p, labels=cats)
-    return {"accuracy": round(acc, 3), "accuracy_ci95": [round(x, 3) for x in percentile_ci(accs)],
-            "kappa": round(kappa, 3), "kappa_ci95": [round(x, 3) for x in percentile_ci(kappas)],
+    return {"accuracy": _r(acc), "accuracy_ci95": [_r(x) for x in percentile_ci(accs)],
+            "kappa": _r(kappa), "kappa_ci95": [_r(x) for x in percentile_ci(kappas)],
             "confusion": {"labels": cats, "rows_human_cols_judge": cm.tolist()},
             "unparsed": int((p == UNPARSED).sum()),
             "partial_found": f"{int(((h == 'partial_refusal') & (p == 'partial_refusal')).sum())} of "
@@ -106,9 +116,9 @@ def render(results: dict, dev_model: str, llm_note: str) -> str:
         for name, f in res["judges"].items():
             extra = f" ({f['unparsed']} unparsed cells counted wrong)" if f["unparsed"] else ""
             extra += f" ({f['fallbacks']} fallbacks)" if f.get("fallbacks") else ""
-            lines.append(f"| {model} (n={res['n']}) | {split} | {name}{extra} | {f['accuracy']:.3f} "
-                         f"[{f['accuracy_ci95'][0]:.3f}, {f['accuracy_ci95'][1]:.3f}] | {f['kappa']:.3f} "
-                         f"[{f['kappa_ci95'][0]:.3f}, {f['kappa_ci95'][1]:.3f}] | {f['partial_found']} |")
+            lines.append(f"| {model} (n={res['n']}) | {split} | {name}{extra} | {_f(f['accuracy'])} "
+                         f"[{_f(f['accuracy_ci95'][0])}, {_f(f['accuracy_ci95'][1])}] | {_f(f['kappa'])} "
+                         f"[{_f(f['kappa_ci95'][0])}, {_f(f['kappa_ci95'][1])}] | {f['partial_found']} |")
     lines += ["", "Confusion matrices (rows: human label; columns: judge), order "
                   "full_compliance, full_refusal, partial_refusal[, unparsed]:", ""]
     for model, res in results.items():
