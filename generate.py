@@ -164,7 +164,7 @@ def generate_one(task: dict, k: int, client: JudgeClient, base: Decoding, system
     flags: list[str] = [f for f in task.get("flags", []) if isinstance(f, str)] if isinstance(task.get("flags"), list) \
         else []
     try:
-        # validate=str: every non-error reply (truncated ones included) is cached, so a re-run never pays twice.
+        # Every non-error reply (truncated ones included) is valid and cached, so a re-run never pays twice.
         r = client.complete(messages, None, "generate", validate=lambda c: None, decoding=d)
     except JudgeUnavailable as err:
         return {**row, "completion": "", "finish_reason": None, "usage": None, "from_cache": False,

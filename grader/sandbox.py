@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -57,6 +58,7 @@ class RunResult:
 
 
 BLOCKED_EXIT = 97
+_SPAWN_LOCK = threading.Lock()
 PRELUDE = r'''
 import os as _os, sys as _sys
 def _refusal_sandbox_guard(_root=_os.path.realpath(_os.getcwd()), _os=_os, _sys=_sys):
@@ -145,9 +147,10 @@ def run_python(code: str, tests: str = "", limits: Limits = Limits()) -> RunResu
         env = {"PATH": "/usr/bin:/bin", "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8"}
         with open(os.path.join(outer, "stderr"), "w+b") as err_file:
             try:
-                proc = subprocess.Popen([sys.executable, "-I", "-B", script], cwd=work, env=env,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_file,
-                                        start_new_session=True, preexec_fn=_limit(limits))
+                with _SPAWN_LOCK:  # preexec_fn runs between fork and exec: one fork at a time from this process
+                    proc = subprocess.Popen([sys.executable, "-I", "-B", script], cwd=work, env=env,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_file,
+                                            start_new_session=True, preexec_fn=_limit(limits))
             except OSError as e:
                 return RunResult(False, "error", None, f"could not start: {e}", time.monotonic() - t0)
             try:
