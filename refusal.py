@@ -27,7 +27,7 @@ from grader.judges.refusal.labeling import label_all, labeling_summary
 from grader.judges.refusal.llm import LLMRefusalJudge
 from grader.judges.refusal.offline import OfflineRefusalJudge
 from grader.judges.refusal.spec import DEFAULT_REFUSAL_SPEC, load_refusal_spec
-from grader.pricing import price_for
+from grader.pricing import cost_usd, count_message_tokens, price_for, token_count_method
 from grader.sandbox import Limits, extract_code, run_python
 from grader.types import InputError
 
@@ -118,6 +118,33 @@ def build_refusal_judges(args: argparse.Namespace):
     return spec, judge, offline
 
 
+def preflight(judge, items: list[RefusalItem], args: argparse.Namespace) -> dict | None:
+    """Worst-case cost of the judge calls still to make (cached and empty items cost nothing), before the first.
+    Over the budget: refused with --judge llm unless --force; with auto, a warning and the running cap applies."""
+    client = getattr(judge, "client", None)
+    if client is None:
+        return None
+    todo = [judge.messages(i) for i in items if i.completion.strip()]
+    if client.cache is not None:
+        todo = [m for m in todo if client.cache.get(client.key_for(m, judge.response_format,
+                                                                   judge.spec.spec_sha256)) is None]
+    prompt_tokens = sum(count_message_tokens(m) for m in todo)
+    cap = len(todo) * client.decoding.max_completion_tokens
+    worst = cost_usd(client.decoding.model, prompt_tokens, cap)
+    est = {"calls_to_make": len(todo), "prompt_tokens": prompt_tokens, "completion_tokens_cap": cap,
+           "worst_case_usd": round(worst, 4), "budget_usd": client.budget_usd,
+           "token_count_method": token_count_method()}
+    print(f"pre-flight: {len(todo)} call(s), worst case ${worst:.4f} of ${client.budget_usd:g} budget", file=sys.stderr)
+    if worst > client.budget_usd and not args.force:
+        if args.judge == "llm":
+            raise InputError("--budget-usd", f"estimated worst-case cost ${worst:.4f} for {len(todo)} call(s) "
+                                             f"exceeds the budget ${client.budget_usd:g}; raise --budget-usd or pass "
+                                             "--force")
+        print("warning: the worst case exceeds the budget; the LLM labels until the budget is reached and the rest "
+              "is labelled offline, flagged", file=sys.stderr)
+    return est
+
+
 def run_tests(rows: list[dict], limits: Limits, jobs: int) -> None:
     """Set ``passed`` (and flags) on every row that has tests; a fully refused or empty completion is not run."""
     def one(r: dict) -> None:
@@ -158,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     spec, judge, offline = build_refusal_judges(args)
     # Imported here, after the input is checked: the statistics stack (numpy, scipy) takes seconds to load.
     from calibration.refusal_report import plot_rates, render_report, summarize_rates, task_sources
+    items = [RefusalItem(r["id"], r["prompt"], r["completion"]) for r in rows]
+    estimate = preflight(judge, items, args)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(out_dir, f"cannot create the output directory ({e.strerror or e})") from None
-    items = [RefusalItem(r["id"], r["prompt"], r["completion"]) for r in rows]
     judgments = label_all(items, judge, offline, concurrency=args.concurrency, progress=not args.quiet)
     for r, j in zip(rows, judgments):
         r.update(label=j.label, rationale=j.rationale, judge=j.judge, passed=None, has_tests=r["tests"] is not None)
@@ -171,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         run_tests(rows, Limits(timeout_s=args.timeout_s, cpu_s=max(1, int(args.timeout_s) + 1),
                                memory_mb=args.memory_mb), args.test_jobs)
     lab = labeling_summary(judgments, judge)
+    lab["preflight"] = estimate
     lab["flags"] = dict(sorted(Counter(f for r in rows for f in r["flags"]).items()))
     sources, warnings = task_sources(rows)
     for w in warnings:

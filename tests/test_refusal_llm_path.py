@@ -185,3 +185,14 @@ def test_generation_failure_is_flagged_not_dropped(server, tmp_path):
                                     for r in failed)
     manifest = json.loads((tmp_path / "completions.jsonl.manifest.json").read_text())
     assert manifest["counts"]["failed"] == 2
+
+
+def test_llm_judge_over_budget_is_refused_before_any_call(server, tmp_path):
+    f = tmp_path / "c.jsonl"
+    f.write_text("".join(json.dumps({"id": f"x{i}", "prompt": "p", "completion": f"answer {i}"}) + "\n"
+                         for i in range(3)))
+    out = tmp_path / "out"
+    proc = run_script("refusal.py", "--completions", str(f), "--output-dir", str(out), "--judge", "llm",
+                      "--budget-usd", "0.000001", "--no-cache", env=_env(server))
+    assert proc.returncode == 2 and "exceeds the budget" in proc.stderr and "3 call(s)" in proc.stderr
+    assert server.chat_calls() == [] and not out.exists()
