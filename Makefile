@@ -46,3 +46,15 @@ audit: $(STAMP)
 	mkdir -p out
 	$(BIN)/python audit.py --runs examples/audit/runs.csv --base base --candidate finetune --mitigation replay \
 		--output-dir out/audit
+
+.PHONY: refusal validate-refusal
+
+## Refusal labels, tests and rates on the example completions, offline: out/refusal/
+refusal: $(STAMP)
+	mkdir -p out
+	$(BIN)/python refusal.py --completions examples/refusal/completions.jsonl --output-dir out/refusal \
+		--judge offline --run-tests --timeout-s 5
+
+## Refusal judges vs XSTest's human labels; DATA=path overrides the script's own default data location
+validate-refusal: $(STAMP)
+	$(BIN)/python validation/xstest.py $(if $(DATA),--data $(DATA))

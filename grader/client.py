@@ -45,10 +45,12 @@ class Decoding:
     temperature: float = 0.0
     seed: int = 0
     max_completion_tokens: int = 350
+    top_p: float | None = None  # sent (and part of the key) only when set: existing cache keys are unchanged
 
     def as_dict(self) -> dict:
-        return {"model": self.model, "temperature": self.temperature, "seed": self.seed,
-                "max_completion_tokens": self.max_completion_tokens}
+        d = {"model": self.model, "temperature": self.temperature, "seed": self.seed,
+             "max_completion_tokens": self.max_completion_tokens}
+        return d if self.top_p is None else {**d, "top_p": self.top_p}
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class ChatResult:
     latency_ms: int
     calls: int  # HTTP requests made for this result, retries included (0 for a cache hit)
     from_cache: bool
+    finish_reason: str | None = None  # as the endpoint reported it; None for a cache hit (not stored)
 
 
 def parse_usage(usage: dict | None) -> tuple[int, int, int]:
@@ -117,15 +120,20 @@ class JudgeClient:
         """The fallback reason token of the stop (``budget_exhausted``, ``api_error``), or None."""
         return self._stopped[0] if self._stopped else None
 
-    def key_for(self, messages: list[dict], response_format: dict, rubric_sha: str) -> str:
-        return cache_key(endpoint=self.endpoint, decoding=self.decoding.as_dict(), messages=messages,
+    def key_for(self, messages: list[dict], response_format: dict | None, rubric_sha: str,
+                decoding: Decoding | None = None) -> str:
+        return cache_key(endpoint=self.endpoint, decoding=(decoding or self.decoding).as_dict(), messages=messages,
                          response_format=response_format, rubric=rubric_sha)
 
-    def complete(self, messages: list[dict], response_format: dict, rubric_sha: str = "",
-                 validate: Callable[[str], object] | None = None) -> ChatResult:
+    def complete(self, messages: list[dict], response_format: dict | None, rubric_sha: str = "",
+                 validate: Callable[[str], object] | None = None, decoding: Decoding | None = None) -> ChatResult:
         """One judged completion. A cache hit makes no call; a fresh response is cached only if ``validate``
-        (which raises ValueError on a bad judgment) accepts it. Raises BudgetExhausted or JudgeUnavailable."""
-        key = self.key_for(messages, response_format, rubric_sha) if self.cache is not None else ""
+        (which raises ValueError on a bad judgment) accepts it. Raises BudgetExhausted or JudgeUnavailable.
+
+        ``response_format=None`` asks for plain text (model generation, not judging); ``decoding`` overrides the
+        client's decoding for this call (e.g. one seed per sample), in the request, the key and the budget."""
+        decoding = decoding or self.decoding
+        key = self.key_for(messages, response_format, rubric_sha, decoding) if self.cache is not None else ""
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -133,26 +141,32 @@ class JudgeClient:
                     self.usage.cache_hits += 1
                 return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
                                   0, 0, True)
-        result = self._call_with_retries(messages, response_format)
+        result = self._call_with_retries(messages, response_format, decoding)
         if self.cache is not None and validate is not None:
             try:
                 validate(result.content)
             except ValueError:
                 return result  # the caller sees the invalid judgment; the cache never does
             self.cache.put(key, CachedResponse(result.content, result.prompt_tokens, result.completion_tokens,
-                                               result.cached_tokens), self.decoding.model)
+                                               result.cached_tokens), decoding.model)
         return result
 
-    def request_body(self, messages: list[dict], response_format: dict) -> dict:
+    def request_body(self, messages: list[dict], response_format: dict | None,
+                     decoding: Decoding | None = None) -> dict:
         """The chat-completions request body for one judged completion: what ``complete`` sends and what a Batch API
         line carries (grader.batch), built in one place so the two paths cannot drift."""
-        d = self.decoding
-        return {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
-                "max_completion_tokens": d.max_completion_tokens,
-                "response_format": {"type": "json_schema", "json_schema": response_format}}
+        d = decoding or self.decoding
+        body = {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
+                "max_completion_tokens": d.max_completion_tokens}
+        if d.top_p is not None:
+            body["top_p"] = d.top_p
+        if response_format is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": response_format}
+        return body
 
-    def worst_case_usd(self, messages: list[dict]) -> float:
-        return cost_usd(self.decoding.model, count_message_tokens(messages), self.decoding.max_completion_tokens)
+    def worst_case_usd(self, messages: list[dict], decoding: Decoding | None = None) -> float:
+        d = decoding or self.decoding
+        return cost_usd(d.model, count_message_tokens(messages), d.max_completion_tokens)
 
     # ---- for call paths other than chat completions (the Batch API): the same budget, accounting and retries ----
     def check_budget(self, worst_usd: float, what: str) -> None:
@@ -187,16 +201,17 @@ class JudgeClient:
                     "budget_usd": self.budget_usd, "stopped": self.stopped, "errors": dict(u.errors)}
 
     # ---- internals ---------------------------------------------------------------------------------------------
-    def _call_with_retries(self, messages: list[dict], response_format: dict) -> ChatResult:
+    def _call_with_retries(self, messages: list[dict], response_format: dict | None,
+                           decoding: Decoding | None = None) -> ChatResult:
         calls = 0
         t0 = time.perf_counter()
 
         def attempt() -> dict:
             nonlocal calls
-            reserve = self._reserve(messages)
+            reserve = self._reserve(messages, decoding)
             calls += 1
             try:
-                body = self._post(messages, response_format)
+                body = self._post(messages, response_format, decoding)
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
                 if e.status_code == 400:
@@ -235,14 +250,15 @@ class JudgeClient:
         pt, ct, cached = parse_usage(body.get("usage"))
         return ChatResult(
             content=body["choices"][0]["message"].get("content") or "", prompt_tokens=pt, completion_tokens=ct,
-            cached_tokens=cached, latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False)
+            cached_tokens=cached, latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False,
+            finish_reason=body["choices"][0].get("finish_reason"))
 
-    def _post(self, messages: list[dict], response_format: dict) -> dict:
+    def _post(self, messages: list[dict], response_format: dict | None, decoding: Decoding | None = None) -> dict:
         # The SDK's own POST (its transport, auth, headers and typed errors) with the body as built: create() would
         # re-walk the whole json_schema and messages through its TypedDict transform, over a third of the harness's
         # CPU per call, for a body that is already plain JSON. We parse the reply ourselves for the same reason,
         # and so that a garbled body becomes a retryable error rather than a crash.
-        raw = self.sdk.post("/chat/completions", body=self.request_body(messages, response_format),
+        raw = self.sdk.post("/chat/completions", body=self.request_body(messages, response_format, decoding),
                             cast_to=httpx2.Response)
         try:
             body = json.loads(raw.content)
@@ -251,8 +267,8 @@ class JudgeClient:
             raise MalformedResponse("response body is not a chat completion") from None
         return body
 
-    def _reserve(self, messages: list[dict]) -> float:
-        worst = self.worst_case_usd(messages)
+    def _reserve(self, messages: list[dict], decoding: Decoding | None = None) -> float:
+        worst = self.worst_case_usd(messages, decoding)
         with self._lock:
             self._check_budget_locked(worst, "next call")
             self._reserved_usd += worst

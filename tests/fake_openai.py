@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "FakeOpenAI", "Recorded",
     "Valid", "RateLimit", "ServerError", "Drop", "Malformed", "Content", "PaymentRequired", "Slow", "Status",
-    "default_scores", "schema_dimensions", "user_text",
+    "default_scores", "schema_dimensions", "schema_label_enum", "user_text",
 ]
 
 
@@ -54,7 +54,8 @@ __all__ = [
 
 @dataclass
 class Valid:
-    """200 chat.completion whose content is ``json.dumps({"rationale", "scores", "injection_attempt"})``.
+    """200 chat.completion whose content is ``json.dumps({"rationale", "scores", "injection_attempt"})`` (for a
+    request without ``response_format``, a plain-text generation: ``"Fake completion <crc32 of the user text>..."``).
 
     ``scores=None`` derives them from the request's JSON schema via the server's ``scores_fn``;
     ``usage=(prompt_tokens, completion_tokens)`` overrides the server's usage.
@@ -165,6 +166,15 @@ def schema_dimensions(body: dict) -> dict[str, list]:
         else:
             dims[key] = [1, 2, 3, 4, 5]
     return dims
+
+
+def schema_label_enum(body: dict) -> list:
+    """The allowed values of response_format.json_schema.schema.properties.label.enum, or []."""
+    try:
+        enum = body["response_format"]["json_schema"]["schema"]["properties"]["label"]["enum"]
+    except (KeyError, TypeError):
+        return []
+    return list(enum) if isinstance(enum, list) else []
 
 
 def default_scores(dimension: str, options: list, user_message: str) -> Any:
@@ -513,8 +523,12 @@ class FakeOpenAI:
         }
 
     def judgment(self, body: dict, action: Optional[Valid] = None) -> dict:
-        """The {"rationale", "scores", "injection_attempt"} a Valid action would return for ``body``."""
+        """The {"rationale", "scores", "injection_attempt"} a Valid action would return for ``body``; for a schema
+        with a ``label`` enum (the refusal judge), {"rationale", "label"} with a label chosen like a score."""
         action = action or Valid()
+        label_enum = schema_label_enum(body)
+        if label_enum:
+            return {"rationale": action.rationale, "label": self.scores_fn("label", label_enum, user_text(body))}
         scores = action.scores
         if scores is None:
             text = user_text(body)
@@ -524,6 +538,10 @@ class FakeOpenAI:
     def _render(self, action: Any, body: dict) -> _Rendered:
         """Turn a (non-Slow) action into (status, headers, body, content type); None for Drop."""
         if isinstance(action, Valid):
+            if not (body or {}).get("response_format"):  # plain-text generation: a deterministic fake answer
+                text = user_text(body)
+                content = f"Fake completion {zlib.crc32(text.encode('utf-8')):08x} (seed {body.get('seed')})."
+                return _json_response(200, self.completion(body, content, action.usage))
             content = json.dumps(self.judgment(body, action))
             return _json_response(200, self.completion(body, content, action.usage))
         if isinstance(action, Content):
