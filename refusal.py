@@ -7,7 +7,8 @@ refusal and pass rates per (model, bucket) with 95% cluster-bootstrap intervals.
 
 Input rows (JSONL, JSON array or CSV): id, prompt, completion, and optionally bucket (default "all"), model (default
 "model"), sample (default 0), source, tests (Python test code). Writes OUT/labels.jsonl, OUT/summary.json,
-OUT/report.md and OUT/rates.png. The label scheme is rubric/refusal.json.
+OUT/report.md, OUT/rates.png and OUT/report.html (one self-contained page with every completion). The label
+scheme is rubric/refusal.json.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 
 from grader.cli import add_judge_args, open_cache, positive_int, run_main
 from grader.client import Decoding, JudgeClient
+from calibration.html import Plot
+from calibration.html_reports import refusal_page
 from grader.io import read_json, read_rows, write_atomic, write_json_atomic
 from grader.judges.refusal import RefusalItem
 from grader.judges.refusal.labeling import label_all, labeling_summary
@@ -31,7 +34,7 @@ from grader.pricing import cost_usd, count_message_tokens, price_for, token_coun
 from grader.sandbox import Limits, extract_code, run_python
 from grader.types import InputError
 
-OUTPUTS = ("labels.jsonl", "summary.json", "report.md", "rates.png")
+OUTPUTS = ("labels.jsonl", "summary.json", "report.md", "rates.png", "report.html")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -215,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         png = plot_rates(summary)
         write_atomic(out_dir / "rates.png", png)
-    write_atomic(out_dir / "report.md", render_report(summary, manifest, "rates.png" if png else None))
+    report_md = render_report(summary, manifest, "rates.png" if png else None)
+    write_atomic(out_dir / "report.md", report_md)
+    write_atomic(out_dir / "report.html", refusal_page(summary, rows, report_md,
+                                                      [Plot("rates per bucket", png)] if png else []))
     write_json_atomic(out_dir / "summary.json", summary)  # last: it exists only when everything else was written
     print(_line(summary, out_dir), file=sys.stderr)
     return 0

@@ -183,3 +183,55 @@ def audit_page(audit: dict, memo_md: str = "", plots: list[Plot] | None = None) 
                   "Tasks")
     return render_page(f"Capability audit: {cand} vs {base}", f"{len(tasks)} task(s); seed {method.get('seed')}, "
                        f"{method.get('bootstrap')} bootstrap resamples", heads, sections, table, plots)
+
+
+def _rate_text(r: dict | None) -> tuple[str, str]:
+    if not r or r.get("rate") is None:
+        return "undefined", "no labelled items"
+    return f"{100 * r['rate']:.0f}%", f"95% CI {fmt_ci([100 * v for v in r['ci95']], 0) if r.get('ci95') else 'none'}" \
+                                      f" (%), n={r.get('n')} over {r.get('n_tasks')} task(s)"
+
+
+def refusal_page(summary: dict, rows: list[dict], report_md: str = "", plots: list[Plot] | None = None) -> str:
+    """refusal.py's outputs: refusal and pass rates per (model, bucket) first, then every labelled completion."""
+    rates = summary.get("rates", {})
+    heads = []
+    for model, buckets in rates.get("models", {}).items():
+        for bucket, b in buckets.items():
+            value, detail = _rate_text(b.get("refusal_rate"))
+            extra = ""
+            if b.get("pass_rate") and b["pass_rate"].get("rate") is not None:
+                pv, pd = _rate_text(b["pass_rate"])
+                extra = f"; pass {pv}"
+            heads.append(Headline(f"{model} / {bucket}: refusal", value, detail + extra))
+    lab = summary.get("labelling", {})
+    sections = [Section("Labelling", pairs=(
+        ("judge", ", ".join(f"{v} by {k}" for k, v in lab.get("judged_by", {}).items())),
+        ("fallbacks", str(lab.get("fallbacks"))), ("unlabelled", str(lab.get("unlabelled"))),
+        ("label spec", f"{summary.get('label_spec')} (sha256 {str(summary.get('label_spec_sha256'))[:12]})"),
+        ("method", str(rates.get("method"))), ("bootstrap", f"{rates.get('n_boot')} resamples, seed {rates.get('seed')}"),
+        *((f"flag {k}", str(v)) for k, v in lab.get("flags", {}).items()),
+        *(("warning", w) for w in summary.get("warnings", [])))),
+        Section("Report", paragraphs=(report_md,), preformatted=True)]
+    columns = [Column("id", "task"), Column("model", "model"), Column("bucket", "bucket"),
+               Column("sample", "sample", True), Column("label", "label"), Column("passed", "passed"),
+               Column("judge", "judge"), Column("flags", "flags")]
+    filters = [Filter("flagged", "flagged only"), Filter("fallback", "fallbacks only"),
+               Filter("refused", "refusals only"), Filter("bucket", "bucket", "choice"),
+               Filter("model", "model", "choice"), Filter("label", "label", "choice")]
+    trows = []
+    for r in rows:
+        flags = r.get("flags", [])
+        tags = (["flagged"] if flags else []) + (["fallback"] if any("fallback" in f for f in flags) else []) + \
+               (["refused"] if r.get("label") in ("full_refusal", "partial_refusal") else [])
+        trows.append({"cells": {"id": r.get("id"), "model": r.get("model"), "bucket": r.get("bucket"),
+                                "sample": r.get("sample"), "label": r.get("label"),
+                                "passed": fmt(r.get("passed")) if r.get("passed") is not None else "not run",
+                                "judge": r.get("judge"), "flags": ", ".join(flags)},
+                      "tags": tags,
+                      "detail": [("prompt", r.get("prompt")), ("completion", r.get("completion")),
+                                 ("label", r.get("label")), ("rationale", r.get("rationale")),
+                                 ("tests", r.get("test_status") or "not run"), ("test detail", r.get("test_detail")),
+                                 ("source", r.get("source")), ("flags", ", ".join(flags) or "none")]})
+    return render_page("Refusal and pass rates", f"{summary.get('n_rows')} completion(s)", heads, sections,
+                       Table(columns, trows, filters, "Completions"), plots)

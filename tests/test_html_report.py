@@ -168,3 +168,28 @@ def test_audit_page_in_a_real_browser(tmp_path, driver):
     assert '"max_drop_verdict"' in driver.find_element(By.ID, "detail").text
     assert len(driver.find_elements(By.CSS_SELECTOR, ".plots img")) == 1
     assert not screenshot_is_blank(driver)
+
+
+def test_refusal_page_in_a_real_browser(tmp_path, driver):
+    out = tmp_path / "refusal"
+    proc = subprocess.run([sys.executable, str(ROOT / "refusal.py"), "--completions",
+                           str(ROOT / "examples/refusal/completions.jsonl"), "--output-dir", str(out), "--judge",
+                           "offline", "--bootstrap", "1000"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    labels = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    driver.get((out / "report.html").as_uri())
+    assert console_errors(driver) == []
+    for model, buckets in summary["rates"]["models"].items():
+        for bucket, b in buckets.items():
+            card = driver.find_element(By.CSS_SELECTOR, f'.card[data-label="{model} / {bucket}: refusal"] .v')
+            assert card.text == f"{100 * b['refusal_rate']['rate']:.0f}%"
+    assert len(_visible_ids(driver)) == len(labels)
+    driver.find_element(By.CSS_SELECTOR, 'input[data-flag="refused"]').click()
+    assert len(_visible_ids(driver)) == sum(r["label"] in ("full_refusal", "partial_refusal") for r in labels)
+    _choose(driver, "bucket", "refusal_bait")
+    expect = [r for r in labels if r["bucket"] == "refusal_bait" and r["label"] in ("full_refusal", "partial_refusal")]
+    assert sorted(_visible_ids(driver)) == sorted(r["id"] for r in expect)
+    driver.find_element(By.CSS_SELECTOR, "#items tbody tr").click()
+    assert "completion" in driver.find_element(By.ID, "detail").text
+    assert not screenshot_is_blank(driver)
