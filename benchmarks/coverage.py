@@ -8,7 +8,8 @@ computes 95% intervals for Cohen's kappa and quadratic kappa from the same boots
 how often each interval contains the population value (the kappa of the distribution itself):
 
 * ``percentile``: the method used before (percentile interval, undefined resamples dropped);
-* ``BCa``: the method ``calibrate.py`` uses now (``calibration.stats.bootstrap.bca_ci``). Below the minimum n
+* ``BCa``: the method ``calibrate.py`` uses now (``calibration.stats.bootstrap.bca_ci`` with ``n``: BCa with
+  Hesterberg's small-sample expansion). Below the minimum n
   (``MIN_N_FOR_INTERVAL``) calibrate gives no interval at all; the table still shows what BCa would have covered.
 
 "above / below": share of datasets where the whole interval lies above / below the truth. A dataset whose
@@ -57,7 +58,7 @@ def coverage(p: np.ndarray, n: int, sims: int, n_boot: int, seed: int) -> dict:
             reps = kappa_from_counts(counts, w)
             point = kappa_from_counts(full, w)
             jack = kappa_from_counts(full[None] - one, w)
-            for meth, (lo, hi) in (("percentile", percentile_ci(reps)), ("BCa", bca_ci(point, reps, jack))):
+            for meth, (lo, hi) in (("percentile", percentile_ci(reps)), ("BCa", bca_ci(point, reps, jack, n=n))):
                 t = truth[m]
                 if np.isnan(lo) or np.isnan(hi):
                     continue  # undefined: a miss on neither side

@@ -13,6 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from calibration.stats import (
     agreement,
+    bca_ci,
     bootstrap_ci,
     cohen_kappa,
     human_ceiling,
@@ -251,8 +252,11 @@ def test_paired_delta():
     res = paired_delta(before, before + change, n_boot=5000, seed=0)
     assert res["n"] == 12
     assert res["delta"] == pytest.approx(change.mean())
-    ref = bootstrap_ci(lambda d: d.mean(axis=1), change, n_boot=5000, seed=0)[1]
-    assert res["ci"] == pytest.approx(ref)
+    plain = bootstrap_ci(lambda d: d.mean(axis=1), change, n_boot=5000, seed=0)[1]  # BCa without expansion
+    reps = change[resample_indices(12, 5000, 0)].mean(axis=1)
+    jack = (change.sum() - change) / 11
+    assert res["ci"] == pytest.approx(bca_ci(change.mean(), reps, jack, n=12))
+    assert res["ci"][0] < plain[0] < plain[1] < res["ci"][1]  # the small-n expansion only widens
     assert 0 < res["ci"][0] < res["delta"] < res["ci"][1] < 1.5
     # ties and zeros: the exact sign-flip p (scipy's default would switch to the normal approximation)
     assert res["p"] == pytest.approx(scipy.stats.wilcoxon(

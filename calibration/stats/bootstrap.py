@@ -88,7 +88,8 @@ MIN_N_FOR_INTERVAL = 10
 """Below this many items no interval is given: in simulation no bootstrap interval (percentile or BCa) came near
 its nominal coverage at n = 5 (see benchmarks/coverage.py and the README's coverage table)."""
 
-INTERVAL_METHOD = "BCa bootstrap (items resampled; bias correction and jackknife acceleration)"
+INTERVAL_METHOD = ("BCa bootstrap, expanded for small n (items resampled; bias correction, jackknife acceleration, "
+                   "t-based quantile sqrt(n/(n-1)) t_{n-1})")
 
 
 def resample_counts(idx: np.ndarray) -> np.ndarray:
@@ -123,15 +124,29 @@ def _bca_z(point: float, reps: np.ndarray, jack: np.ndarray) -> tuple[float, flo
     return z0, a
 
 
-def bca_ci(point: float, reps: ArrayLike, jack: ArrayLike, ci: float = 0.95) -> list[float]:
-    """Bias-corrected and accelerated (BCa) bootstrap interval.
+def expanded_z(n: int, ci: float = 0.95) -> float:
+    """Hesterberg's (2015) small-sample expansion of the normal quantile: ``sqrt(n / (n - 1)) * t_{n-1, (1+ci)/2}``.
+
+    A bootstrap distribution is too narrow at small n (it uses the plug-in variance, and has only n distinct items
+    per resample); replacing ``z`` by this quantile widens the interval by the same factor a t interval would
+    (1.10 at n = 20, 1.02 at n = 100, 1 in the limit).
+    """
+    if n < 2:
+        return math.inf
+    return float(math.sqrt(n / (n - 1)) * scipy.stats.t.ppf((1.0 + ci) / 2.0, n - 1))
+
+
+def bca_ci(point: float, reps: ArrayLike, jack: ArrayLike, ci: float = 0.95, n: int | None = None) -> list[float]:
+    """Bias-corrected and accelerated (BCa) bootstrap interval, expanded for small n when ``n`` is given.
 
     The interval is the ``[alpha_1, alpha_2]`` percentile interval of the replicates with
-    ``alpha_k = Phi(z0 + (z0 + z_k) / (1 - a (z0 + z_k)))``, ``z_k = Phi^-1((1 -+ ci) / 2)`` and ``z0``, ``a``
+    ``alpha_k = Phi(z0 + (z0 + z_k) / (1 - a (z0 + z_k)))``, ``z_k = -+ Phi^-1((1 + ci) / 2)`` and ``z0``, ``a``
     from :func:`_bca_z`. It corrects the percentile interval for a skewed or biased sampling distribution (kappa near
-    its bounds), which is what made percentile intervals cover 74-92% instead of 95% at n = 5-28. Same result as
-    ``scipy.stats.bootstrap(method="BCa")`` on the same resamples. ``[nan, nan]`` when undefined (no defined
-    replicate, or every replicate on one side of the point, where ``z0`` is infinite).
+    its bounds), which is what made percentile intervals cover 74-92% instead of 95% at n = 5-28. Without ``n`` it
+    is exactly ``scipy.stats.bootstrap(method="BCa")`` on the same resamples. With ``n`` (the number of items),
+    ``z_k`` is replaced by :func:`expanded_z` (Hesterberg's expanded interval applied to BCa), which brought the
+    quadratic-kappa coverage at n = 20-28 from about 0.91 to 0.93-0.95 (benchmarks/coverage.py). ``[nan, nan]`` when
+    undefined (no defined replicate, or every replicate on one side of the point, where ``z0`` is infinite).
     """
     if not 0.0 < ci < 1.0:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -142,18 +157,20 @@ def bca_ci(point: float, reps: ArrayLike, jack: ArrayLike, ci: float = 0.95) -> 
     z0, a = _bca_z(point, r, np.asarray(jack, dtype=float).ravel())
     if not math.isfinite(z0):
         return [math.nan, math.nan]
-    z = scipy.stats.norm.ppf([(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
+    half = expanded_z(n, ci) if n is not None else float(scipy.stats.norm.ppf((1.0 + ci) / 2.0))
+    z = np.array([-half, half])
     alphas = scipy.stats.norm.cdf(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
     lo, hi = np.percentile(r, 100.0 * alphas)
     return [float(lo), float(hi)]
 
 
-def bca_p_value(point: float, reps: ArrayLike, jack: ArrayLike, null: float = 0.0) -> float:
-    """Two-sided p-value that matches the BCa interval: the largest ``1 - ci`` whose interval still excludes ``null``.
+def bca_p_value(point: float, reps: ArrayLike, jack: ArrayLike, null: float = 0.0, n: int | None = None) -> float:
+    """Two-sided p-value that matches :func:`bca_ci`: the largest ``1 - ci`` whose interval still excludes ``null``.
 
-    Inverts the BCa mapping: with ``q`` the share of replicates below ``null``, ``w = Phi^-1(q) - z0``,
-    ``z = w / (1 + a w) - z0`` and ``p = 2 min(Phi(z), 1 - Phi(z))``. So ``p < 0.05`` exactly when the 95% BCa
-    interval excludes ``null``, and a flag that uses this p agrees with the interval. nan when undefined.
+    Inverts the BCa mapping: with ``q`` the share of replicates below ``null``, ``w = Phi^-1(q) - z0`` and
+    ``z = w / (1 + a w) - z0``, then ``p = 2 Phi(-|z|)``, or with ``n`` (the expanded interval)
+    ``p = 2 T_{n-1}(-|z| / sqrt(n / (n - 1)))``. So ``p < 0.05`` exactly when the 95% interval with the same ``n``
+    excludes ``null``, and a flag that uses this p agrees with the interval. nan when undefined.
     """
     r = np.asarray(reps, dtype=float).ravel()
     r = r[~np.isnan(r)]
@@ -165,8 +182,12 @@ def bca_p_value(point: float, reps: ArrayLike, jack: ArrayLike, null: float = 0.
     q = (np.count_nonzero(r < null) + np.count_nonzero(r <= null)) / (2.0 * r.size)
     q = min(max(q, 0.5 / r.size), 1.0 - 0.5 / r.size)  # a null beyond every replicate: p at the resolution limit
     w = float(scipy.stats.norm.ppf(q)) - z0
-    z = w / (1.0 + a * w) - z0
-    return float(min(1.0, 2.0 * min(scipy.stats.norm.cdf(z), scipy.stats.norm.sf(z))))
+    z = abs(w / (1.0 + a * w) - z0)
+    if n is None:
+        return float(min(1.0, 2.0 * scipy.stats.norm.sf(z)))
+    if n < 2:
+        return 1.0
+    return float(min(1.0, 2.0 * scipy.stats.t.sf(z / math.sqrt(n / (n - 1)), n - 1)))
 
 
 def interval(point: float, reps: ArrayLike, jack: ArrayLike, n: int, ci: float = 0.95,
@@ -186,7 +207,7 @@ def interval(point: float, reps: ArrayLike, jack: ArrayLike, n: int, ci: float =
     if n < min_n:
         out["note"] = f"no interval: {n} items, fewer than the minimum of {min_n}"
         return out
-    lo, hi = bca_ci(point, r, jack, ci)
+    lo, hi = bca_ci(point, r, jack, ci, n=n)
     if math.isnan(lo) or math.isnan(hi):
         out["note"] = "no interval: the bootstrap distribution is undefined or lies on one side of the estimate"
     elif hi - lo <= 1e-12:
