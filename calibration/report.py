@@ -72,27 +72,35 @@ def _strength(k: float) -> str:
 
 # ---- question 1 -----------------------------------------------------------------------------------------------
 
-def _ceiling_verdict(a: dict, c: dict | None) -> str:
-    """One clause comparing the judge's quadratic kappa with the experts' pairwise mean."""
-    k, ci = a.get("kappa_quadratic"), a.get("kappa_quadratic_ci") or [None, None]
+_GAP_WORDS = {
+    "equivalent": "as good as another expert (the interval's lower bound is within the margin)",
+    "below": "below the human ceiling (the whole interval is below 0)",
+    "not shown": "not shown to reach the human ceiling (the interval is too wide to tell)",
+}
+
+
+def _ci_or_note(ci: Sequence | None, note: str | None, nd: int = 2, signed: bool = False) -> str:
+    if ci and ci[0] is not None:
+        return _ci(ci, nd, signed)
+    return f"({note})" if note else "[n/a]"
+
+
+def _ceiling_verdict(a: dict, c: dict | None, margin: float = 0.05) -> str:
+    """One clause: the primary quadratic kappa with its interval, then the paired ceiling-gap verdict."""
+    prim = a.get("primary") or {"estimate": a.get("kappa_quadratic"), "ci": a.get("kappa_quadratic_ci")}
+    k = prim.get("estimate")
     if k is None:
         return "quadratic kappa undefined (one side used a single category)"
-    head = f"quadratic kappa {_f(k)} {_ci(ci)}"
-    hk = c.get("kappa_quadratic_pairwise_mean") if c else None
-    if hk is None:
-        return f"{head}: {_strength(k)} agreement; no human ceiling to compare with"
-    head += f" vs experts' {_f(hk)}"
-    lo, hi = ci
-    if lo is not None and lo > hk:
-        return f"{head}: above the experts' agreement with each other (the expert mean is less noisy than one expert)"
-    if hi is not None and hi >= hk:
-        return f"{head}: consistent with the human ceiling (the interval reaches it)"
-    gap = hk - k
-    if gap <= 0.1:
-        return f"{head}: slightly below the human ceiling"
-    if gap <= 0.25:
-        return f"{head}: below the human ceiling"
-    return f"{head}: well below the human ceiling"
+    head = f"quadratic kappa {_f(k)} {_ci_or_note(prim.get('ci'), prim.get('note'))}"
+    gap = a.get("ceiling_gap")
+    if not gap:
+        return f"{head}: {_strength(k)} agreement; no human ceiling to compare with (one rater)"
+    est = gap.get("estimate")
+    if est is None:
+        return f"{head}; the gap to the human ceiling is undefined"
+    return (f"{head}; judge vs each expert minus expert vs expert {_f(est, 3, signed=True)} "
+            f"{_ci_or_note(gap.get('ci'), gap.get('note'), 3, signed=True)}: "
+            f"{_GAP_WORDS[gap['verdict']]}{'' if gap['verdict'] != 'equivalent' else f' of {margin:g}'}")
 
 
 def _bias_clause(a: dict) -> str:
@@ -114,26 +122,36 @@ def _section_agreement(doc: dict) -> list[str]:
     n = doc["n_items"]
     raters = doc.get("raters") or []
     overall = doc["overall"]
-    verdict = f"**Verdict (overall score):** {_ceiling_verdict(overall, ceiling.get('overall'))}{_bias_clause(overall)}."
+    margin = doc.get("ceiling_margin", 0.05)
+    verdict = (f"**Verdict (overall score):** {_ceiling_verdict(overall, ceiling.get('overall'), margin)}"
+               f"{_bias_clause(overall)}.")
     out += [verdict, ""]
     for key, a in doc["dimensions"].items():
-        out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key))}{_bias_clause(a)}.")
+        out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key), margin)}{_bias_clause(a)}.")
     caveats = []
     if n < 50:
         caveats.append(f"only {n} expert-graded items: every interval is wide, read the bounds, not the points")
+    caveats.append(f"the headline figure is the {doc.get('primary_agreement', 'quadratic kappa')}; intervals: "
+                   f"{doc.get('interval_method', 'bootstrap')}, none below {doc.get('min_n_for_interval', 10)} items")
     if len(raters) >= 2:
-        caveats.append(f"judge compared with the mean of {len(raters)} raters ({', '.join(raters)}); the ceiling is "
-                       "the raters' mean pairwise agreement")
+        caveats.append(f"judge compared with the mean of {len(raters)} raters ({', '.join(raters)}); the ceiling "
+                       "test treats the judge as one more rater: mean kappa of judge vs each rater minus the raters' "
+                       f"kappa with each other, bootstrapped over items, equivalence margin {margin:g}")
     else:
         caveats.append("one rater: there is no human ceiling, so agreement cannot be put in context")
     out += ["", "Notes: " + "; ".join(caveats) + ".", ""]
-    headers = ["dimension", "judge κq [95% CI]", "experts κq (pairwise)", "judge Spearman [95% CI]",
-               "experts Spearman (LOO)", "exact", "within one", "mean bias [95% CI]", "κ", "κ linear", "Kendall"]
+    headers = ["dimension", "judge κq vs mean [95% CI]", "experts κq (pairwise)", "ceiling gap [95% CI]",
+               "judge Spearman [95% CI]", "experts Spearman (LOO)", "exact", "within one", "mean bias [95% CI]",
+               "κ (rounded mean)", "κ linear (rounded)", "Kendall"]
     rows = []
     for key, a in [*doc["dimensions"].items(), ("overall", overall)]:
         c = ceiling.get(key) or {}
-        rows.append([key, f"{_f(a['kappa_quadratic'])} {_ci(a.get('kappa_quadratic_ci'))}",
+        prim = a.get("primary") or {}
+        gap = a.get("ceiling_gap") or {}
+        rows.append([key, f"{_f(prim.get('estimate'))} {_ci(prim.get('ci'))}",
                      _f(c.get("kappa_quadratic_pairwise_mean")),
+                     f"{_f(gap.get('estimate'), 3, signed=True)} {_ci(gap.get('ci'), 3, signed=True)} "
+                     f"{gap.get('verdict', '')}".strip() if gap else "n/a",
                      f"{_f(a['spearman'])} {_ci(a.get('spearman_ci'))}", _f(c.get("spearman_leave_one_out_mean")),
                      _f(a["exact"]), _f(a["within_one"]),
                      f"{_f(a['mean_bias'], signed=True)} {_ci(a.get('mean_bias_ci'), signed=True)}",
@@ -170,6 +188,17 @@ _FEATURE_WORDS = {"length": "length (words)", "formality": "formality (net forma
                   "hedging": "hedging (hedges / 100 words)"}
 
 
+def _relative_words(rel: dict, feature: str) -> str:
+    v = rel.get("verdict")
+    if v == "more":
+        return f"penalises {feature} more than the experts do"
+    if v == "less":
+        return f"penalises {feature} less than the experts do (or rewards it more)"
+    if v == "as the experts do":
+        return f"treats {feature} as the experts do"
+    return "differs from the experts by an amount the interval cannot pin down (not shown either way)"
+
+
 def _probe_clause(doc: dict, name: str) -> str | None:
     entry = (doc.get("probes") or {}).get(name)
     meta = (doc.get("probe_meta") or {}).get(name) or {}
@@ -178,16 +207,30 @@ def _probe_clause(doc: dict, name: str) -> str | None:
     o = entry.get("overall") or {}
     if o.get("delta") is None:
         return f"probe not applicable to any sample ({meta.get('n_skipped', 0)} skipped)"
+    base = (f"the {name} probe moved the overall score by {_f(o['delta'], signed=True)} "
+            f"{_ci_or_note(o.get('ci'), o.get('note'), signed=True)} on {meta.get('n_applicable')} rewritten samples "
+            f"(signed-rank p {_p(o.get('p'))})")
+    rel = o.get("relative_to_experts")
+    if rel:
+        feature = rel.get("feature") or name
+        dims = "; ".join(f"{k}: {_relative_words(e['relative_to_experts'], feature)} (difference "
+                         f"{_f(e['relative_to_experts'].get('difference'), signed=True)} "
+                         f"{_ci_or_note(e['relative_to_experts'].get('ci'), e['relative_to_experts'].get('note'), signed=True)}"
+                         f", Holm p {_p(e.get('p_holm'))})"
+                         for k, e in entry.items() if e.get("relative_to_experts"))
+        implied = rel.get("expert_implied")
+        return (f"{base}; the experts' own grades imply {_f(implied, signed=True)} for the same shift; relative to the "
+                f"experts, on the overall score the judge {_relative_words(rel, feature)}; per dimension: {dims}")
     flagged = [k for k, e in entry.items() if e.get("flagged")]
-    base = (f"the {name} probe moved the overall score by {_f(o['delta'], signed=True)} {_ci(o['ci'], signed=True)} "
-            f"on {meta.get('n_applicable')} rewritten samples")
     if flagged:
         worst = max((entry[k] for k in flagged), key=lambda e: abs(e["delta"]))
         direction = "rewards" if worst["delta"] > 0 else "penalises"
         return (f"{base}; FLAGGED on {', '.join(flagged)}: the judge {direction} it "
-                f"(largest change {_f(worst['delta'], signed=True)} {_ci(worst['ci'], signed=True)})")
-    return f"{base}; not flagged (no change of {doc.get('invariance_min_effect', 0.25):g}+ points with an interval " \
-           "excluding 0)"
+                f"(largest change {_f(worst['delta'], signed=True)} {_ci(worst['ci'], signed=True)}, Holm p "
+                f"{_p(worst.get('p_holm'))}); no expert grades, so this is the raw change, not a difference from "
+                "the experts")
+    return (f"{base}; not flagged (no change of {doc.get('invariance_min_effect', 0.25):g}+ points with a "
+            f"Holm-adjusted p below {doc.get('alpha', 0.05):g})")
 
 
 def _obs_clause(b: dict | None) -> str | None:
@@ -222,7 +265,13 @@ def _section_bias(doc: dict) -> list[str]:
                if any(e.get("flagged") for e in ((doc.get("probes") or {}).get(f) or {}).values())]
     obs = [f for f in ("length", "formality", "hedging")
            if (bias.get(f) or {}).get("ci") and None not in bias[f]["ci"] and (bias[f]["ci"][0] > 0 or bias[f]["ci"][1] < 0)]
-    if flagged:
+    rel_flags = [(f, e["relative_to_experts"]["verdict"], k) for f in ("length", "formality", "hedging")
+                 for k, e in ((doc.get("probes") or {}).get(f) or {}).items()
+                 if e.get("flagged") and e.get("relative_to_experts")]
+    if rel_flags:
+        verdict = "yes, relative to the experts: " + "; ".join(
+            f"on {k} the judge penalises {f} {v} than the experts do" for f, v, k in rel_flags)
+    elif flagged:
         verdict = f"yes: the probes show the judge moves with {', '.join(flagged)} when the content is unchanged"
     elif obs:
         dirs = ", ".join(f"{f} ({'over' if bias[f]['spearman'] > 0 else 'under'}-scores as it grows)" for f in obs)
@@ -275,6 +324,31 @@ def _section_bias(doc: dict) -> list[str]:
                          *cells])
         out += ["Probe deltas (rewritten minus original, mean over applicable samples, 95% bootstrap CI; ⚑ = flagged):",
                 "", md_table(headers, rows, "ll" + "r" * (len(headers) - 2)), ""]
+        inv = [(n, k, e) for n, entry in probes.items() if meta.get(n, {}).get("kind") == "invariance"
+               for k, e in entry.items() if e.get("delta") is not None]
+        if inv:
+            rel = any(e.get("relative_to_experts") for _, _, e in inv)
+            h = ["probe", "dimension", "judge change [95% CI]"]
+            h += ["experts imply", "difference [95% CI]"] if rel else []
+            h += ["p (raw)", "p (Holm)", "flagged", "verdict"]
+            rows_i = []
+            for n, k, e in inv:
+                r = e.get("relative_to_experts") or {}
+                row = [n, k, f"{_f(e['delta'], signed=True)} {_ci(e.get('ci'), signed=True)}"]
+                if rel:
+                    row += [_f(r.get("expert_implied"), signed=True),
+                            f"{_f(r.get('difference'), signed=True)} {_ci(r.get('ci'), signed=True)}"]
+                row += [_p(e.get("p_value")), _p(e.get("p_holm")), _f(e.get("flagged")),
+                        r.get("verdict") or e.get("verdict", "")]
+                rows_i.append(row)
+            what = ("the judge's change minus the change the experts' grades imply for the feature the probe shifts "
+                    "(slope of the expert score on the feature across the expert-graded items, times the probe's "
+                    "feature change; observational)" if rel else "the raw change (no expert grades)")
+            out += [f"Invariance tests ({len(inv)} in the family; p is "
+                    + ("the bootstrap p of the difference" if rel else "the exact signed-rank p")
+                    + f", Holm-adjusted across the family; flagged when p (Holm) < {doc.get('alpha', 0.05):g} and "
+                    f"the effect is at least {doc.get('invariance_min_effect', 0.25):g}). Effect: {what}:", "",
+                    md_table(h, rows_i, "ll" + "r" * (len(h) - 2)), ""]
         not_run = [n for n, m in meta.items() if m.get("not_run")]
         if not_run:
             out += [f"Not run: {', '.join(not_run)} ({meta[not_run[0]]['not_run']}).", ""]
@@ -297,16 +371,32 @@ def _section_power(doc: dict) -> list[str]:
     if pw.get("source") is None:
         return out + ["**Verdict:** not estimated: fewer than 3 items in a group (add expert grades, or use "
                       "--probes so damaged rewrites can stand in for mediocre outputs).", ""]
-    p30, n80, p = pw.get("power_at_30"), pw.get("n_for_80"), pw.get("p_value")
-    if p30 is None:
-        verdict = "undefined"
-    elif p30 >= 0.8:
-        verdict = f"yes: with 30 per group the one-sided test reaches p < 0.05 in {_f(100 * p30, 0)}% of simulated studies"
-    elif p30 >= 0.5:
-        verdict = f"not reliably: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
+    n80, p = pw.get("n_for_80"), pw.get("p_value")
+
+    def answer(entry: dict, label: str) -> str:
+        pw_, ci = entry.get("power"), entry.get("ci") or [None, None]
+        if pw_ is None:
+            return f"{label}: undefined"
+        txt = f"{label}: power {_f(100 * pw_, 0)}%"
+        if ci[0] is None:
+            return txt + " (no interval: the pilot is too small)"
+        txt += f" [{_f(100 * ci[0], 0)}%, {_f(100 * ci[1], 0)}%]"
+        if ci[0] >= 0.8:
+            return txt + ", yes (80% reached even at the interval's lower bound)"
+        if ci[1] < 0.8:
+            return txt + ", no (below 80% even at the interval's upper bound)"
+        return txt + ", cannot tell (the interval straddles 80%)"
+
+    total, per_group = pw.get("n30_total") or {}, pw.get("n30_per_group") or {}
+    if pw.get("pilot_too_small"):
+        verdict = (f"pilot too small to say: {pw.get('good_n')} good and {pw.get('mediocre_n')} mediocre items; "
+                   f"point estimates only: 30 samples (15 + 15) {_f(100 * (total.get('power') or 0), 0)}%, "
+                   f"30 per group {_f(100 * (per_group.get('power') or 0), 0)}%")
     else:
-        verdict = f"no: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
-    need = f"{n80} per group reach 80% power" if n80 is not None else "80% power is not reached within 500 per group"
+        verdict = (answer(total, f"30 samples in all ({total.get('n_per_group')} + {total.get('n_per_group')})")
+                   + "; " + answer(per_group, "30 per group (60 in all)"))
+    need = (f"{n80} per group reach 80% power in the simulation" if n80 is not None
+            else "80% power is not reached within 500 per group")
     if pw["source"] == "experts":
         groups = (f"good = expert overall >= {pw['good_min']:g} ({pw['good_n']} items), mediocre = expert overall "
                   f"<= {pw['mediocre_max']:g} ({pw['mediocre_n']} items)")
@@ -317,7 +407,10 @@ def _section_power(doc: dict) -> list[str]:
             f"- Groups: {groups}.",
             f"- One-sided Mann-Whitney on the judge's overall scores of the full groups: p {_p(p)}.",
             f"- Power from {pw.get('n_simulations')} simulated studies resampling the observed scores "
-            f"(seed {doc.get('seed')}).", ""]
+            f"(seed {doc.get('seed')}); each study's p is computed as that study would (exact permutation p when "
+            "both groups have at most 10 items, ties included; else the normal approximation). The interval "
+            "resamples the pilot groups themselves (how much the power estimate depends on the few items "
+            "observed).", ""]
     return out
 
 
@@ -431,7 +524,7 @@ def probes_png(doc: dict) -> bytes | None:
     span = 0.5  # common x range: at least the +-0.25 invariance threshold with margin
     for entry in probes.values():
         for e in entry.values():
-            span = max(span, *(abs(x) for x in (e.get("ci") or []) if x is not None))
+            span = max([span, *(abs(x) for x in (e.get("ci") or []) if x is not None)])
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, (0.42 * len(keys) + 1.1) * rows), sharex=True,
                              squeeze=False)
     for ax in axes.ravel()[len(names):]:
