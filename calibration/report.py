@@ -304,10 +304,11 @@ def _section_bias(doc: dict) -> list[str]:
                 if e.get("delta") is None:
                     out.append(f"- **{n}** ({t}): not applicable to any sample: not shown to be sensitive (FAILURE).")
                     continue
-                status = ("FAILURE: the interval does not lie below 0, the judge does not reliably notice"
+                status = ("FAILURE: not shown to go down (negative change, signed-rank p < 0.05 and an interval "
+                          "below 0), the judge does not reliably notice"
                           if e.get("flagged") else "passes: the judge reliably lowers it")
                 out.append(f"- **{n}** -> {t}: mean change {_f(e['delta'], signed=True)} "
-                           f"{_ci(e['ci'], signed=True)}, lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
+                           f"{_ci_or_note(e['ci'], e.get('note'), signed=True)} (signed-rank p {_p(e.get('p'))}), lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
                            f"of {m['n_applicable']} applicable samples; {status}.")
             out.append("")
         headers = ["probe", "kind", "applicable / skipped", "fallbacks", *[k for k in doc["rubric"]["keys"]], "overall"]

@@ -220,8 +220,8 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
       every invariance probe and dimension; flagged when ``p_holm < ALPHA`` and the effect is at least
       ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target dimension from ``rubric.probe_targets``):
       the target entry also has ``share_dropped`` (share of applicable samples whose target score went down)
-      and ``mean_change``, and is flagged - a FAILURE of the judge - when its interval does not lie entirely
-      below 0; other dimensions are reported, never flagged.
+      and ``mean_change``, and is flagged - a FAILURE of the judge - unless it is shown to go down
+      (:func:`_lowers`); other dimensions are reported, never flagged.
     * ``probe_meta[name]``: kind, description, target, n_applicable, n_skipped (rewrite not applicable, or a
       sensitivity rewrite of an empty original: ``n_skipped_empty_original``), fallbacks among the rewritten
       results, judged_by.
@@ -262,8 +262,7 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
                 if key == target:
                     e["share_dropped"] = json_float((after < before).mean()) if before.size else None
                     e["mean_change"] = e["delta"]
-                    # a failure unless the whole interval is below zero (no rewrites: not shown to be sensitive)
-                    e["flagged"] = True if e["delta"] is None or None in ci else bool(not ci[1] < 0)
+                    e["flagged"] = not _lowers(e)
                 else:
                     e["flagged"] = False if e["delta"] is not None else None
             entry[key] = e
@@ -285,6 +284,16 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
             meta[name]["failure"] = bool(entry[target]["flagged"]) if target else None
     _judge_invariance(probes, meta)
     return probes, meta, graded
+
+
+def _lowers(e: dict) -> bool:
+    """A sensitivity target is shown to go down: negative mean change, exact signed-rank p below ALPHA, and the
+    interval (when there is one) entirely below 0. Every item dropping by the same amount has no interval (all
+    resamples equal) but passes on the test; no rewrites, or too few to test, do not pass."""
+    if e["delta"] is None or e["p"] is None:
+        return False
+    ci = e["ci"]
+    return bool(e["delta"] < 0 and e["p"] < ALPHA and (ci[1] is None or ci[1] < 0))
 
 
 def _feature_of(probe: str) -> str | None:
