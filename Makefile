@@ -38,3 +38,9 @@ validate: $(STAMP)
 
 clean:
 	rm -rf out dist .pytest_cache
+
+.PHONY: coverage
+## Coverage of the agreement intervals and error rates of the verdicts at small n (the README's statistics tables)
+coverage: $(STAMP)
+	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/error_rates.py
