@@ -30,11 +30,11 @@ from grader.types import Sample
 from .features import CASUAL_MARKERS, FEATURES, FORMAL_MARKERS, HEDGE_WORDS, formality, hedging, word_count
 from .inputs import Experts, expert_table, is_fallback, load_results, read_run_summary, results_judge_name
 from .probes import PROBES, apply_probe
-from .stats import (CEILING_MARGIN, INTERVAL_METHOD, MIN_N_FOR_INTERVAL, agreement, ceiling_gap, holm,
-                    human_ceiling, paired_delta, power_summary, residual_correlation, round_half_up)
+from .stats import (CEILING_MARGIN, INTERVAL_METHOD, MIN_N_FOR_INTERVAL, agreement, ceiling_gap, human_ceiling,
+                    paired_delta, power_summary, residual_correlation, round_half_up)
 from .stats.agreement import quadratic_kappa_weighted, spearman_resampled
 from .stats.bootstrap import interval, jackknife_indices, json_float, resample_counts, resample_indices
-from .stats.relative import change_vs_experts
+from .verdicts import ALPHA, INVARIANCE_MIN_EFFECT, judge_invariance, lowers, relative_entry
 
 __all__ = [
     "CASUAL_MARKERS", "FORMAL_MARKERS", "HEDGE_WORDS", "INVARIANCE_MIN_EFFECT", "POWER_PROBES", "Experts",
@@ -42,16 +42,7 @@ __all__ = [
     "power_needs_probes", "read_run_summary", "results_judge_name", "run_probes", "word_count",
 ]
 
-INVARIANCE_MIN_EFFECT = 0.25
-"""An invariance probe is flagged when its Holm-adjusted p is below ALPHA AND |change| is at least this many points."""
-
-ALPHA = 0.05  # family-wise error rate of the invariance probes (Holm across every probe x dimension)
-
 PRIMARY_MEASURE = "quadratic kappa against the unrounded expert mean (no rounding of the mean)"
-
-PROBE_FEATURES = {"length": "length", "formality": "formality", "hedging": "hedging"}
-"""The surface feature each invariance probe shifts (calibration.features); a probe not listed here and not named
-after a feature shifts none, and the experts are taken to imply no change for it (e.g. the injection note)."""
 
 POWER_PROBES = ("drop_fact", "unsupported_number")
 """Damaging probes whose rewrites stand in for "mediocre" outputs when expert groups are too small for power."""
@@ -214,14 +205,14 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
 
     * ``probes[name][dim]`` (and ``["overall"]``) = ``paired_delta(original, rewritten)`` -> ``delta``, ``ci``,
       ``p`` (exact signed-rank), ``n`` plus ``p_value``, ``p_holm``, ``flagged`` and ``verdict``. Invariance probes
-      (see :func:`_judge_invariance`): with ``expert_ref`` each entry also has ``relative_to_experts`` (the judge's
+      (see :func:`calibration.verdicts.judge_invariance`): with ``expert_ref`` each entry also has ``relative_to_experts`` (the judge's
       change minus the change the experts' grades imply for the feature the probe shifts) and ``p_value`` is that
       comparison's p; without it ``p_value`` is the signed-rank p of the raw change. Holm adjusts ``p_value`` across
       every invariance probe and dimension; flagged when ``p_holm < ALPHA`` and the effect is at least
       ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target dimension from ``rubric.probe_targets``):
       the target entry also has ``share_dropped`` (share of applicable samples whose target score went down)
       and ``mean_change``, and is flagged - a FAILURE of the judge - unless it is shown to go down
-      (:func:`_lowers`); other dimensions are reported, never flagged.
+      (:func:`calibration.verdicts.lowers`); other dimensions are reported, never flagged.
     * ``probe_meta[name]``: kind, description, target, n_applicable, n_skipped (rewrite not applicable, or a
       sensitivity rewrite of an empty original: ``n_skipped_empty_original``), fallbacks among the rewritten
       results, judged_by.
@@ -252,17 +243,16 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
                 before = np.array([a["scores"][key] for _, a, _ in rows], dtype=float)
                 after = np.array([b["scores"][key] for _, _, b in rows], dtype=float)
             e = _delta_entry(before, after, n_boot, seed)
-            ci = e["ci"]
             e["p_value"], e["p_holm"] = e["p"], None
             if probe.kind == "invariance" and expert_ref and e["delta"] is not None:
-                e["relative_to_experts"] = _relative_entry(name, key, rows, texts, e, expert_ref, n_boot, seed)
+                e["relative_to_experts"] = relative_entry(name, key, rows, texts, e, expert_ref, n_boot, seed)
                 e["p_value"] = e["relative_to_experts"]["p"]
             if probe.kind == "sensitivity":
                 e["target"] = key == target
                 if key == target:
                     e["share_dropped"] = json_float((after < before).mean()) if before.size else None
                     e["mean_change"] = e["delta"]
-                    e["flagged"] = not _lowers(e)
+                    e["flagged"] = not lowers(e)
                 else:
                     e["flagged"] = False if e["delta"] is not None else None
             entry[key] = e
@@ -282,84 +272,8 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
         }
         if probe.kind == "sensitivity":
             meta[name]["failure"] = bool(entry[target]["flagged"]) if target else None
-    _judge_invariance(probes, meta)
+    judge_invariance(probes, meta)
     return probes, meta, graded
-
-
-def _lowers(e: dict) -> bool:
-    """A sensitivity target is shown to go down: negative mean change, exact signed-rank p below ALPHA, and the
-    interval (when there is one) entirely below 0. Every item dropping by the same amount has no interval (all
-    resamples equal) but passes on the test; no rewrites, or too few to test, do not pass."""
-    if e["delta"] is None or e["p"] is None:
-        return False
-    ci = e["ci"]
-    return bool(e["delta"] < 0 and e["p"] < ALPHA and (ci[1] is None or ci[1] < 0))
-
-
-def _feature_of(probe: str) -> str | None:
-    return PROBE_FEATURES.get(probe, probe if probe in FEATURES else None)
-
-
-def _relative_entry(name: str, key: str, rows: list, texts: dict, e: dict, expert_ref: dict, n_boot: int,
-                    seed: int) -> dict:
-    """``change_vs_experts`` for one probe and dimension, over the union of probe items and expert-graded items."""
-    feat = _feature_of(name)
-    if feat is None:
-        return {"feature": None, "judge_change": e["delta"], "expert_slope": None, "expert_implied": 0.0,
-                "difference": e["delta"], "ci": e["ci"], "p": e["p"], "n_probe": e["n"], "n_experts": None,
-                "degenerate_share": e.get("degenerate_share"),
-                "note": "the probe shifts no surface feature: the experts are taken to imply no change"}
-    fn = FEATURES[feat]
-    scores = expert_ref["scores"][key]
-    outputs = expert_ref["outputs"]
-    ids = list(dict.fromkeys([*scores, *(i for i, _, _ in rows)]))
-    change = {i: (b["overall"] - a["overall"]) if key == "overall" else (b["scores"][key] - a["scores"][key])
-              for i, a, b in rows}
-    nan = float("nan")
-    rel = change_vs_experts(
-        [change.get(i, nan) for i in ids],
-        [fn(texts[i][1]) - fn(texts[i][0]) if i in texts else nan for i in ids],
-        [scores.get(i, nan) for i in ids],
-        [fn(outputs[i]) if i in outputs else nan for i in ids],
-        n_boot=n_boot, seed=seed)
-    return {"feature": feat, **rel}
-
-
-def _judge_invariance(probes: dict, meta: dict) -> None:
-    """Holm across every invariance probe x dimension, then the flag and the verdict of each entry (in place).
-
-    Flagged when ``p_holm < ALPHA`` and the effect (the difference from the experts when they are present, else the
-    raw change) is at least ``INVARIANCE_MIN_EFFECT`` points, so a flag always has a significant test behind it.
-    Verdict relative to the experts: "more" (penalises the feature more than the experts do), "less", "as the
-    experts do" (interval within +-INVARIANCE_MIN_EFFECT) or "not shown"; without experts: "moves", "no change"
-    (interval within +-INVARIANCE_MIN_EFFECT) or "not shown".
-    """
-    family = [(n, k) for n, entry in probes.items() if meta[n]["kind"] == "invariance" for k in entry
-              if entry[k].get("p_value") is not None]
-    adjusted = holm([probes[n][k]["p_value"] for n, k in family])
-    for (n, k), p in zip(family, adjusted):
-        probes[n][k]["p_holm"] = json_float(p)
-    for n, entry in probes.items():
-        if meta[n]["kind"] != "invariance":
-            continue
-        for e in entry.values():
-            rel = e.get("relative_to_experts")
-            effect, ci = (rel["difference"], rel["ci"]) if rel else (e["delta"], e["ci"])
-            if effect is None:
-                e["flagged"], e["verdict"] = None, "not applicable"
-                continue
-            e["flagged"] = bool(e["p_holm"] is not None and e["p_holm"] < ALPHA
-                                and abs(effect) >= INVARIANCE_MIN_EFFECT)
-            small = ci[0] is not None and -INVARIANCE_MIN_EFFECT <= ci[0] and ci[1] <= INVARIANCE_MIN_EFFECT
-            small = small or (effect == 0 and "same value" in (e.get("note") or ""))  # no item changed at all
-            if rel:
-                verdict = ("more" if effect < 0 else "less") if e["flagged"] else (
-                    "as the experts do" if small else "not shown")
-                rel["verdict"] = verdict
-            else:
-                verdict = "moves" if e["flagged"] else ("no change" if small else "not shown")
-            e["verdict"] = verdict
-        meta[n]["flagged_dimensions"] = [k for k, e in entry.items() if e.get("flagged")]
 
 
 # ---- 3. bias --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from calibration.stats import (agreement, bca_ci, bca_p_value, ceiling_gap, holm
 from calibration.stats.agreement import kappa_from_counts, resampled_confusion
 from calibration.stats.bootstrap import jackknife_indices
 from calibration.stats.relative import change_vs_experts
-from calibration.study import _judge_invariance
+from calibration.verdicts import judge_invariance
 
 LABELS = [1, 2, 3, 4, 5]
 
@@ -129,7 +129,7 @@ def test_sparse_wilcoxon_gives_the_exact_p():
     assert ten["p"] == pytest.approx(0.125)
     probes = {"length": {"clarity": {**ten, "p_value": ten["p"], "p_holm": None, "flagged": False}}}
     meta = {"length": {"kind": "invariance"}}
-    _judge_invariance(probes, meta)
+    judge_invariance(probes, meta)
     e = probes["length"]["clarity"]
     assert e["p_holm"] == pytest.approx(0.125) and e["flagged"] is False and e["verdict"] == "not shown"
     assert meta["length"]["flagged_dimensions"] == []
