@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _summary_line(doc: dict, out_dir: Path) -> str:
     o = doc.get("overall") or {}
-    kq = o.get("kappa_quadratic")
+    kq = (o.get("primary") or {}).get("estimate")
     agree = f"overall quadratic kappa {kq:.2f}" if kq is not None else "no agreement figures"
     flagged = [n for n, m in (doc.get("probe_meta") or {}).items() if m.get("flagged_dimensions") and
                (m["kind"] == "invariance" or m.get("failure"))]

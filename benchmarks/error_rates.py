@@ -54,7 +54,7 @@ def flags(runs: int, seed: int) -> dict:
 def power_verdicts(runs: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     good_pop, med_pop = np.array([3, 4, 5]), np.array([2, 3, 4])
-    shares = {"good": [0.2, 0.45, 0.35], "med": [0.35, 0.45, 0.2]}
+    shares = {"good": [0.3, 0.4, 0.3], "med": [0.2, 0.4, 0.4]}  # true power at 15 + 15 about 0.82
     pool_g = rng.choice(good_pop, 20000, p=shares["good"])
     pool_m = rng.choice(med_pop, 20000, p=shares["med"])
     truth = power_at_n(pool_g, pool_m, n=15, n_boot=20000, seed=1)

@@ -99,6 +99,9 @@ def _ceiling_verdict(a: dict, c: dict | None, margin: float = 0.05) -> str:
     est = gap.get("estimate")
     if est is None:
         return f"{head}; the gap to the human ceiling is undefined"
+    if not gap.get("ci") or gap["ci"][0] is None:
+        return (f"{head}; judge vs each expert minus expert vs expert {_f(est, 3, signed=True)} "
+                f"({gap.get('note') or 'no interval'}): the human ceiling is not shown to be reached")
     return (f"{head}; judge vs each expert minus expert vs expert {_f(est, 3, signed=True)} "
             f"{_ci_or_note(gap.get('ci'), gap.get('note'), 3, signed=True)}: "
             f"{_GAP_WORDS[gap['verdict']]}{'' if gap['verdict'] != 'equivalent' else f' of {margin:g}'}")
@@ -130,8 +133,17 @@ def _section_agreement(doc: dict) -> list[str]:
     for key, a in doc["dimensions"].items():
         out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key), margin)}{_bias_clause(a)}.")
     caveats = []
-    if n < 50:
+    min_n = doc.get("min_n_for_interval", 10)
+    if n < min_n:
+        caveats.append(f"only {n} expert-graded items, fewer than {min_n}: no interval is given for any agreement "
+                       "figure, because no bootstrap interval covers at this size; the points alone prove little")
+    elif n < 50:
         caveats.append(f"only {n} expert-graded items: every interval is wide, read the bounds, not the points")
+    degenerate = {k: a.get("degenerate_share") for k, a in [*doc["dimensions"].items(), ("overall", overall)]
+                  if a.get("degenerate_share")}
+    if degenerate:
+        caveats.append("resamples in which the judge or the experts use a single category (kappa forced to 0 or "
+                       "undefined): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in degenerate.items()))
     caveats.append(f"the headline figure is the {doc.get('primary_agreement', 'quadratic kappa')}; intervals: "
                    f"{doc.get('interval_method', 'bootstrap')}, none below {doc.get('min_n_for_interval', 10)} items")
     if len(raters) >= 2:
