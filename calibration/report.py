@@ -292,9 +292,13 @@ def _section_bias(doc: dict) -> list[str]:
                    f"expert-graded set the judge's residuals follow {dirs}; observational, so possibly confounded "
                    "with quality")
     elif doc.get("probes"):
-        verdict = ("no detectable effect: no invariance probe was flagged"
-                   + (" and the residual correlations' intervals include 0" if bias else
-                      " (no expert grades: no observational check)"))
+        relative = any(e.get("relative_to_experts") for entry in (doc.get("probes") or {}).values()
+                       for e in entry.values())
+        verdict = ("no bias shown relative to the experts: no probe's change differs from what the experts' own "
+                   "grades imply by 0.25+ points with a Holm-adjusted p below 0.05 (see each probe's interval)"
+                   if relative else "no detectable effect: no invariance probe was flagged (raw changes: no expert "
+                   "grades to compare with)")
+        verdict += ("; the residual correlations' intervals include 0" if bias else "")
     elif not bias:
         verdict = "not measured: no expert grades and no probes (use --probes)"
     else:
