@@ -27,11 +27,11 @@ from calibration.stats import ceiling_gap, holm, power_at_n, power_summary, sign
 def ceiling(runs: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     out = {}
-    for name, judge_sd in (("worse judge (κq ≈ 0.78 vs raters 0.90)", 0.75), ("another rater", 0.35)):
+    for name, judge_sd in (("worse judge (κq ≈ 0.78 vs raters 0.90)", 0.6), ("another rater", 0.2)):
         verdicts = []
         for _ in range(runs):
             truth = rng.normal(3, 1, 28)
-            raters = np.clip(np.rint(truth + rng.normal(0, 0.35, (2, 28))), 1, 5)
+            raters = np.clip(np.rint(truth + rng.normal(0, 0.2, (2, 28))), 1, 5)
             judge = np.clip(np.rint(truth + rng.normal(0, judge_sd, 28)), 1, 5)
             verdicts.append(ceiling_gap(judge, raters, n_boot=1000, seed=int(rng.integers(2**31)))["verdict"])
         out[name] = {v: verdicts.count(v) / runs for v in ("equivalent", "not shown", "below")}

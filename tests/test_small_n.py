@@ -103,10 +103,10 @@ def test_ceiling_gap_does_not_call_a_clearly_worse_judge_equivalent():
     verdicts = []
     for _ in range(25):
         truth = rng.normal(3, 1, 28)
-        raters = np.clip(np.rint(truth + rng.normal(0, 0.35, (2, 28))), 1, 5)
-        judge = np.clip(np.rint(truth + rng.normal(0, 0.75, 28)), 1, 5)
+        raters = np.clip(np.rint(truth + rng.normal(0, 0.2, (2, 28))), 1, 5)  # population kappa_q 0.90
+        judge = np.clip(np.rint(truth + rng.normal(0, 0.6, 28)), 1, 5)  # 0.78 against each rater
         verdicts.append(ceiling_gap(judge, raters, n_boot=500, seed=0)["verdict"])
-    assert verdicts.count("equivalent") <= 1 and verdicts.count("below") >= 12, verdicts
+    assert verdicts.count("equivalent") <= 1 and verdicts.count("below") >= 8, verdicts  # below in about 45%
     # a judge that is just another rater is equivalent on enough items
     truth = rng.normal(3, 1, 200)
     raters = np.clip(np.rint(truth + rng.normal(0, 0.35, (3, 200))), 1, 5)
