@@ -226,11 +226,12 @@ def _probe_clause(doc: dict, name: str) -> str | None:
     rel = o.get("relative_to_experts")
     if rel:
         feature = rel.get("feature") or name
-        dims = "; ".join(f"{k}: {_relative_words(e['relative_to_experts'], feature)} (difference "
-                         f"{_f(e['relative_to_experts'].get('difference'), signed=True)} "
-                         f"{_ci_or_note(e['relative_to_experts'].get('ci'), e['relative_to_experts'].get('note'), signed=True)}"
-                         f", Holm p {_p(e.get('p_holm'))})"
-                         for k, e in entry.items() if e.get("relative_to_experts"))
+        def dim_words(k: str, e: dict) -> str:
+            r = e["relative_to_experts"]
+            return (f"{k}: {_relative_words(r, feature)} (difference {_f(r.get('difference'), signed=True)} "
+                    f"{_ci_or_note(r.get('ci'), r.get('note'), signed=True)}, Holm p {_p(e.get('p_holm'))})")
+
+        dims = "; ".join(dim_words(k, e) for k, e in entry.items() if e.get("relative_to_experts"))
         implied = rel.get("expert_implied")
         return (f"{base}; the experts' own grades imply {_f(implied, signed=True)} for the same shift; relative to the "
                 f"experts, on the overall score the judge {_relative_words(rel, feature)}; per dimension: {dims}")
@@ -324,8 +325,13 @@ def _section_bias(doc: dict) -> list[str]:
                 status = ("FAILURE: not shown to go down (negative change, signed-rank p < 0.05 and an interval "
                           "below 0), the judge does not reliably notice"
                           if e.get("flagged") else "passes: the judge reliably lowers it")
+                few = e.get("n", 0) < doc.get("min_n_for_interval", 10)
+                if e.get("flagged") and few and (e.get("delta") or 0) < 0:
+                    status = (f"not shown: only {e.get('n')} applicable samples, too few for the test to show it "
+                              "(counted as a failure until it is shown)")
                 out.append(f"- **{n}** -> {t}: mean change {_f(e['delta'], signed=True)} "
-                           f"{_ci_or_note(e['ci'], e.get('note'), signed=True)} (signed-rank p {_p(e.get('p'))}), lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
+                           f"{_ci_or_note(e['ci'], e.get('note'), signed=True)} (signed-rank p {_p(e.get('p'))}), "
+                           f"lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
                            f"of {m['n_applicable']} applicable samples; {status}.")
             out.append("")
         headers = ["probe", "kind", "applicable / skipped", "fallbacks", *[k for k in doc["rubric"]["keys"]], "overall"]

@@ -205,10 +205,10 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
 
     * ``probes[name][dim]`` (and ``["overall"]``) = ``paired_delta(original, rewritten)`` -> ``delta``, ``ci``,
       ``p`` (exact signed-rank), ``n`` plus ``p_value``, ``p_holm``, ``flagged`` and ``verdict``. Invariance probes
-      (see :func:`calibration.verdicts.judge_invariance`): with ``expert_ref`` each entry also has ``relative_to_experts`` (the judge's
-      change minus the change the experts' grades imply for the feature the probe shifts) and ``p_value`` is that
-      comparison's p; without it ``p_value`` is the signed-rank p of the raw change. Holm adjusts ``p_value`` across
-      every invariance probe and dimension; flagged when ``p_holm < ALPHA`` and the effect is at least
+      (see :func:`calibration.verdicts.judge_invariance`): with ``expert_ref`` each entry also has
+      ``relative_to_experts`` (the judge's change minus the change the experts' grades imply for the feature the
+      probe shifts) and ``p_value`` is that comparison's p; without it ``p_value`` is the signed-rank p of the raw
+      change. Holm adjusts ``p_value`` across every invariance probe and dimension; flagged when ``p_holm < ALPHA`` and the effect is at least
       ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target dimension from ``rubric.probe_targets``):
       the target entry also has ``share_dropped`` (share of applicable samples whose target score went down)
       and ``mean_change``, and is flagged - a FAILURE of the judge - unless it is shown to go down
@@ -245,8 +245,11 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
             e = _delta_entry(before, after, n_boot, seed)
             e["p_value"], e["p_holm"] = e["p"], None
             if probe.kind == "invariance" and expert_ref and e["delta"] is not None:
-                e["relative_to_experts"] = relative_entry(name, key, rows, texts, e, expert_ref, n_boot, seed)
-                e["p_value"] = e["relative_to_experts"]["p"]
+                rel = relative_entry(name, key, rows, texts, e, expert_ref, n_boot, seed)
+                if rel["difference"] is not None:
+                    e["relative_to_experts"], e["p_value"] = rel, rel["p"]
+                else:  # e.g. the feature does not vary across the expert-graded items: report the raw change
+                    e["relative_note"] = rel["note"]
             if probe.kind == "sensitivity":
                 e["target"] = key == target
                 if key == target:
@@ -401,8 +404,9 @@ def calibrate(samples: list[Sample], rubric: Rubric, results: list[dict], *, exp
         "n_items": 0, "n_samples": len(samples), "judge": judge_name, "probe_judge": None, "seed": seed,
         "n_boot": n_boot, "interval_method": INTERVAL_METHOD, "min_n_for_interval": MIN_N_FOR_INTERVAL,
         "primary_agreement": PRIMARY_MEASURE, "ceiling_margin": CEILING_MARGIN, "alpha": ALPHA,
-        "invariance_min_effect": INVARIANCE_MIN_EFFECT, "rubric": {"name": rubric.name, "sha256": rubric.spec_sha256, "keys": rubric.keys,
-                                      "scale": rubric.scale, "weights": rubric.weights},
+        "invariance_min_effect": INVARIANCE_MIN_EFFECT,
+        "rubric": {"name": rubric.name, "sha256": rubric.spec_sha256, "keys": rubric.keys, "scale": rubric.scale,
+                   "weights": rubric.weights},
         "raters": [], "dimensions": {}, "overall": None, "human_ceiling": None, "probes": {}, "probe_meta": {},
         "bias": {}, "power": None, "cost": None, "warnings": warnings_out,
         "fallbacks": sum(1 for r in results if is_fallback(r)),

@@ -12,7 +12,8 @@ from calibration.stats.bootstrap import (INTERVAL_METHOD, MIN_N_FOR_INTERVAL, bc
                                          interval, paired_delta, percentile_ci, resample_indices, signed_rank_p)
 from calibration.stats.power import (mann_whitney_greater, n_for_power, power_at_n, power_interval, power_summary,
                                      study_p_values)
-from calibration.stats.reliability import CEILING_MARGIN, ceiling_gap, human_ceiling, krippendorff_alpha, leave_one_out_spearman, pairwise_kappa
+from calibration.stats.reliability import (CEILING_MARGIN, ceiling_gap, human_ceiling, krippendorff_alpha,
+                                           leave_one_out_spearman, pairwise_kappa)
 
 __all__ = [
     "CEILING_MARGIN",
