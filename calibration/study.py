@@ -208,8 +208,9 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
       (see :func:`calibration.verdicts.judge_invariance`): with ``expert_ref`` each entry also has
       ``relative_to_experts`` (the judge's change minus the change the experts' grades imply for the feature the
       probe shifts) and ``p_value`` is that comparison's p; without it ``p_value`` is the signed-rank p of the raw
-      change. Holm adjusts ``p_value`` across every invariance probe and dimension; flagged when ``p_holm < ALPHA`` and the effect is at least
-      ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target dimension from ``rubric.probe_targets``):
+      change. Holm adjusts ``p_value`` across every invariance probe and dimension; flagged when
+      ``p_holm < ALPHA`` and the effect is at least ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target
+      dimension from ``rubric.probe_targets``):
       the target entry also has ``share_dropped`` (share of applicable samples whose target score went down)
       and ``mean_change``, and is flagged - a FAILURE of the judge - unless it is shown to go down
       (:func:`calibration.verdicts.lowers`); other dimensions are reported, never flagged.
