@@ -58,3 +58,9 @@ refusal: $(STAMP)
 ## Refusal judges vs XSTest's human labels; DATA=path overrides the script's own default data location
 validate-refusal: $(STAMP)
 	$(BIN)/python validation/xstest.py $(if $(DATA),--data $(DATA))
+
+.PHONY: coverage
+## Coverage of the agreement intervals and error rates of the verdicts at small n (the README's statistics tables)
+coverage: $(STAMP)
+	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/error_rates.py

@@ -167,7 +167,7 @@ def _write_outputs(doc: dict, out_dir: Path, graded_here: bool, results: list[di
 
 def _summary_line(doc: dict, out_dir: Path) -> str:
     o = doc.get("overall") or {}
-    kq = o.get("kappa_quadratic")
+    kq = (o.get("primary") or {}).get("estimate")
     agree = f"overall quadratic kappa {kq:.2f}" if kq is not None else "no agreement figures"
     flagged = [n for n, m in (doc.get("probe_meta") or {}).items() if m.get("flagged_dimensions") and
                (m["kind"] == "invariance" or m.get("failure"))]

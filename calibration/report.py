@@ -7,8 +7,9 @@ The report answers four questions in plain language, each with the figures behin
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
+
+from .plots import confusion_png, probes_png
 
 __all__ = ["confusion_png", "md_table", "probes_png", "render_report", "HEADINGS"]
 
@@ -72,27 +73,38 @@ def _strength(k: float) -> str:
 
 # ---- question 1 -----------------------------------------------------------------------------------------------
 
-def _ceiling_verdict(a: dict, c: dict | None) -> str:
-    """One clause comparing the judge's quadratic kappa with the experts' pairwise mean."""
-    k, ci = a.get("kappa_quadratic"), a.get("kappa_quadratic_ci") or [None, None]
+_GAP_WORDS = {
+    "equivalent": "as good as another expert (the interval's lower bound is within the margin)",
+    "below": "below the human ceiling (the whole interval is below 0)",
+    "not shown": "not shown to reach the human ceiling (the interval is too wide to tell)",
+}
+
+
+def _ci_or_note(ci: Sequence | None, note: str | None, nd: int = 2, signed: bool = False) -> str:
+    if ci and ci[0] is not None:
+        return _ci(ci, nd, signed)
+    return f"({note})" if note else "[n/a]"
+
+
+def _ceiling_verdict(a: dict, c: dict | None, margin: float = 0.05) -> str:
+    """One clause: the primary quadratic kappa with its interval, then the paired ceiling-gap verdict."""
+    prim = a.get("primary") or {"estimate": a.get("kappa_quadratic"), "ci": a.get("kappa_quadratic_ci")}
+    k = prim.get("estimate")
     if k is None:
         return "quadratic kappa undefined (one side used a single category)"
-    head = f"quadratic kappa {_f(k)} {_ci(ci)}"
-    hk = c.get("kappa_quadratic_pairwise_mean") if c else None
-    if hk is None:
-        return f"{head}: {_strength(k)} agreement; no human ceiling to compare with"
-    head += f" vs experts' {_f(hk)}"
-    lo, hi = ci
-    if lo is not None and lo > hk:
-        return f"{head}: above the experts' agreement with each other (the expert mean is less noisy than one expert)"
-    if hi is not None and hi >= hk:
-        return f"{head}: consistent with the human ceiling (the interval reaches it)"
-    gap = hk - k
-    if gap <= 0.1:
-        return f"{head}: slightly below the human ceiling"
-    if gap <= 0.25:
-        return f"{head}: below the human ceiling"
-    return f"{head}: well below the human ceiling"
+    head = f"quadratic kappa {_f(k)} {_ci_or_note(prim.get('ci'), prim.get('note'))}"
+    gap = a.get("ceiling_gap")
+    if not gap:
+        return f"{head}: {_strength(k)} agreement; no human ceiling to compare with (one rater)"
+    est = gap.get("estimate")
+    if est is None:
+        return f"{head}; the gap to the human ceiling is undefined"
+    if not gap.get("ci") or gap["ci"][0] is None:
+        return (f"{head}; judge vs each expert minus expert vs expert {_f(est, 3, signed=True)} "
+                f"({gap.get('note') or 'no interval'}): the human ceiling is not shown to be reached")
+    return (f"{head}; judge vs each expert minus expert vs expert {_f(est, 3, signed=True)} "
+            f"{_ci_or_note(gap.get('ci'), gap.get('note'), 3, signed=True)}: "
+            f"{_GAP_WORDS[gap['verdict']]}{'' if gap['verdict'] != 'equivalent' else f' of {margin:g}'}")
 
 
 def _bias_clause(a: dict) -> str:
@@ -114,26 +126,45 @@ def _section_agreement(doc: dict) -> list[str]:
     n = doc["n_items"]
     raters = doc.get("raters") or []
     overall = doc["overall"]
-    verdict = f"**Verdict (overall score):** {_ceiling_verdict(overall, ceiling.get('overall'))}{_bias_clause(overall)}."
+    margin = doc.get("ceiling_margin", 0.05)
+    verdict = (f"**Verdict (overall score):** {_ceiling_verdict(overall, ceiling.get('overall'), margin)}"
+               f"{_bias_clause(overall)}.")
     out += [verdict, ""]
     for key, a in doc["dimensions"].items():
-        out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key))}{_bias_clause(a)}.")
+        out.append(f"- **{key}**: {_ceiling_verdict(a, ceiling.get(key), margin)}{_bias_clause(a)}.")
     caveats = []
-    if n < 50:
+    min_n = doc.get("min_n_for_interval", 10)
+    if n < min_n:
+        caveats.append(f"only {n} expert-graded items, fewer than {min_n}: no interval is given for any agreement "
+                       "figure, because no bootstrap interval covers at this size; the points alone prove little")
+    elif n < 50:
         caveats.append(f"only {n} expert-graded items: every interval is wide, read the bounds, not the points")
+    degenerate = {k: a.get("degenerate_share") for k, a in [*doc["dimensions"].items(), ("overall", overall)]
+                  if a.get("degenerate_share")}
+    if degenerate:
+        caveats.append("resamples in which the judge or the experts use a single category (kappa forced to 0 or "
+                       "undefined): " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in degenerate.items()))
+    caveats.append(f"the headline figure is the {doc.get('primary_agreement', 'quadratic kappa')}; intervals: "
+                   f"{doc.get('interval_method', 'bootstrap')}, none below {doc.get('min_n_for_interval', 10)} items")
     if len(raters) >= 2:
-        caveats.append(f"judge compared with the mean of {len(raters)} raters ({', '.join(raters)}); the ceiling is "
-                       "the raters' mean pairwise agreement")
+        caveats.append(f"judge compared with the mean of {len(raters)} raters ({', '.join(raters)}); the ceiling "
+                       "test treats the judge as one more rater: mean kappa of judge vs each rater minus the raters' "
+                       f"kappa with each other, bootstrapped over items, equivalence margin {margin:g}")
     else:
         caveats.append("one rater: there is no human ceiling, so agreement cannot be put in context")
     out += ["", "Notes: " + "; ".join(caveats) + ".", ""]
-    headers = ["dimension", "judge κq [95% CI]", "experts κq (pairwise)", "judge Spearman [95% CI]",
-               "experts Spearman (LOO)", "exact", "within one", "mean bias [95% CI]", "κ", "κ linear", "Kendall"]
+    headers = ["dimension", "judge κq vs mean [95% CI]", "experts κq (pairwise)", "ceiling gap [95% CI]",
+               "judge Spearman [95% CI]", "experts Spearman (LOO)", "exact", "within one", "mean bias [95% CI]",
+               "κ (rounded mean)", "κ linear (rounded)", "Kendall"]
     rows = []
     for key, a in [*doc["dimensions"].items(), ("overall", overall)]:
         c = ceiling.get(key) or {}
-        rows.append([key, f"{_f(a['kappa_quadratic'])} {_ci(a.get('kappa_quadratic_ci'))}",
+        prim = a.get("primary") or {}
+        gap = a.get("ceiling_gap") or {}
+        rows.append([key, f"{_f(prim.get('estimate'))} {_ci(prim.get('ci'))}",
                      _f(c.get("kappa_quadratic_pairwise_mean")),
+                     f"{_f(gap.get('estimate'), 3, signed=True)} {_ci(gap.get('ci'), 3, signed=True)} "
+                     f"{gap.get('verdict', '')}".strip() if gap else "n/a",
                      f"{_f(a['spearman'])} {_ci(a.get('spearman_ci'))}", _f(c.get("spearman_leave_one_out_mean")),
                      _f(a["exact"]), _f(a["within_one"]),
                      f"{_f(a['mean_bias'], signed=True)} {_ci(a.get('mean_bias_ci'), signed=True)}",
@@ -170,6 +201,17 @@ _FEATURE_WORDS = {"length": "length (words)", "formality": "formality (net forma
                   "hedging": "hedging (hedges / 100 words)"}
 
 
+def _relative_words(rel: dict, feature: str) -> str:
+    v = rel.get("verdict")
+    if v == "more":
+        return f"penalises {feature} more than the experts do"
+    if v == "less":
+        return f"penalises {feature} less than the experts do (or rewards it more)"
+    if v == "as the experts do":
+        return f"treats {feature} as the experts do"
+    return "differs from the experts by an amount the interval cannot pin down (not shown either way)"
+
+
 def _probe_clause(doc: dict, name: str) -> str | None:
     entry = (doc.get("probes") or {}).get(name)
     meta = (doc.get("probe_meta") or {}).get(name) or {}
@@ -178,16 +220,31 @@ def _probe_clause(doc: dict, name: str) -> str | None:
     o = entry.get("overall") or {}
     if o.get("delta") is None:
         return f"probe not applicable to any sample ({meta.get('n_skipped', 0)} skipped)"
+    base = (f"the {name} probe moved the overall score by {_f(o['delta'], signed=True)} "
+            f"{_ci_or_note(o.get('ci'), o.get('note'), signed=True)} on {meta.get('n_applicable')} rewritten samples "
+            f"(signed-rank p {_p(o.get('p'))})")
+    rel = o.get("relative_to_experts")
+    if rel:
+        feature = rel.get("feature") or name
+        def dim_words(k: str, e: dict) -> str:
+            r = e["relative_to_experts"]
+            return (f"{k}: {_relative_words(r, feature)} (difference {_f(r.get('difference'), signed=True)} "
+                    f"{_ci_or_note(r.get('ci'), r.get('note'), signed=True)}, Holm p {_p(e.get('p_holm'))})")
+
+        dims = "; ".join(dim_words(k, e) for k, e in entry.items() if e.get("relative_to_experts"))
+        implied = rel.get("expert_implied")
+        return (f"{base}; the experts' own grades imply {_f(implied, signed=True)} for the same shift; relative to the "
+                f"experts, on the overall score the judge {_relative_words(rel, feature)}; per dimension: {dims}")
     flagged = [k for k, e in entry.items() if e.get("flagged")]
-    base = (f"the {name} probe moved the overall score by {_f(o['delta'], signed=True)} {_ci(o['ci'], signed=True)} "
-            f"on {meta.get('n_applicable')} rewritten samples")
     if flagged:
         worst = max((entry[k] for k in flagged), key=lambda e: abs(e["delta"]))
         direction = "rewards" if worst["delta"] > 0 else "penalises"
         return (f"{base}; FLAGGED on {', '.join(flagged)}: the judge {direction} it "
-                f"(largest change {_f(worst['delta'], signed=True)} {_ci(worst['ci'], signed=True)})")
-    return f"{base}; not flagged (no change of {doc.get('invariance_min_effect', 0.25):g}+ points with an interval " \
-           "excluding 0)"
+                f"(largest change {_f(worst['delta'], signed=True)} {_ci(worst['ci'], signed=True)}, Holm p "
+                f"{_p(worst.get('p_holm'))}); no expert grades, so this is the raw change, not a difference from "
+                "the experts")
+    return (f"{base}; not flagged (no change of {doc.get('invariance_min_effect', 0.25):g}+ points with a "
+            f"Holm-adjusted p below {doc.get('alpha', 0.05):g})")
 
 
 def _obs_clause(b: dict | None) -> str | None:
@@ -222,7 +279,13 @@ def _section_bias(doc: dict) -> list[str]:
                if any(e.get("flagged") for e in ((doc.get("probes") or {}).get(f) or {}).values())]
     obs = [f for f in ("length", "formality", "hedging")
            if (bias.get(f) or {}).get("ci") and None not in bias[f]["ci"] and (bias[f]["ci"][0] > 0 or bias[f]["ci"][1] < 0)]
-    if flagged:
+    rel_flags = [(f, e["relative_to_experts"]["verdict"], k) for f in ("length", "formality", "hedging")
+                 for k, e in ((doc.get("probes") or {}).get(f) or {}).items()
+                 if e.get("flagged") and e.get("relative_to_experts")]
+    if rel_flags:
+        verdict = "yes, relative to the experts: " + "; ".join(
+            f"on {k} the judge penalises {f} {v} than the experts do" for f, v, k in rel_flags)
+    elif flagged:
         verdict = f"yes: the probes show the judge moves with {', '.join(flagged)} when the content is unchanged"
     elif obs:
         dirs = ", ".join(f"{f} ({'over' if bias[f]['spearman'] > 0 else 'under'}-scores as it grows)" for f in obs)
@@ -230,9 +293,13 @@ def _section_bias(doc: dict) -> list[str]:
                    f"expert-graded set the judge's residuals follow {dirs}; observational, so possibly confounded "
                    "with quality")
     elif doc.get("probes"):
-        verdict = ("no detectable effect: no invariance probe was flagged"
-                   + (" and the residual correlations' intervals include 0" if bias else
-                      " (no expert grades: no observational check)"))
+        relative = any(e.get("relative_to_experts") for entry in (doc.get("probes") or {}).values()
+                       for e in entry.values())
+        verdict = ("no bias shown relative to the experts: no probe's change differs from what the experts' own "
+                   "grades imply by 0.25+ points with a Holm-adjusted p below 0.05 (see each probe's interval)"
+                   if relative else "no detectable effect: no invariance probe was flagged (raw changes: no expert "
+                   "grades to compare with)")
+        verdict += ("; the residual correlations' intervals include 0" if bias else "")
     elif not bias:
         verdict = "not measured: no expert grades and no probes (use --probes)"
     else:
@@ -255,10 +322,16 @@ def _section_bias(doc: dict) -> list[str]:
                 if e.get("delta") is None:
                     out.append(f"- **{n}** ({t}): not applicable to any sample: not shown to be sensitive (FAILURE).")
                     continue
-                status = ("FAILURE: the interval does not lie below 0, the judge does not reliably notice"
+                status = ("FAILURE: not shown to go down (negative change, signed-rank p < 0.05 and an interval "
+                          "below 0), the judge does not reliably notice"
                           if e.get("flagged") else "passes: the judge reliably lowers it")
+                few = e.get("n", 0) < doc.get("min_n_for_interval", 10)
+                if e.get("flagged") and few and (e.get("delta") or 0) < 0:
+                    status = (f"not shown: only {e.get('n')} applicable samples, too few for the test to show it "
+                              "(counted as a failure until it is shown)")
                 out.append(f"- **{n}** -> {t}: mean change {_f(e['delta'], signed=True)} "
-                           f"{_ci(e['ci'], signed=True)}, lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
+                           f"{_ci_or_note(e['ci'], e.get('note'), signed=True)} (signed-rank p {_p(e.get('p'))}), "
+                           f"lowered in {_f(100 * (e.get('share_dropped') or 0), 0)}% "
                            f"of {m['n_applicable']} applicable samples; {status}.")
             out.append("")
         headers = ["probe", "kind", "applicable / skipped", "fallbacks", *[k for k in doc["rubric"]["keys"]], "overall"]
@@ -275,6 +348,31 @@ def _section_bias(doc: dict) -> list[str]:
                          *cells])
         out += ["Probe deltas (rewritten minus original, mean over applicable samples, 95% bootstrap CI; ⚑ = flagged):",
                 "", md_table(headers, rows, "ll" + "r" * (len(headers) - 2)), ""]
+        inv = [(n, k, e) for n, entry in probes.items() if meta.get(n, {}).get("kind") == "invariance"
+               for k, e in entry.items() if e.get("delta") is not None]
+        if inv:
+            rel = any(e.get("relative_to_experts") for _, _, e in inv)
+            h = ["probe", "dimension", "judge change [95% CI]"]
+            h += ["experts imply", "difference [95% CI]"] if rel else []
+            h += ["p (raw)", "p (Holm)", "flagged", "verdict"]
+            rows_i = []
+            for n, k, e in inv:
+                r = e.get("relative_to_experts") or {}
+                row = [n, k, f"{_f(e['delta'], signed=True)} {_ci(e.get('ci'), signed=True)}"]
+                if rel:
+                    row += [_f(r.get("expert_implied"), signed=True),
+                            f"{_f(r.get('difference'), signed=True)} {_ci(r.get('ci'), signed=True)}"]
+                row += [_p(e.get("p_value")), _p(e.get("p_holm")), _f(e.get("flagged")),
+                        r.get("verdict") or e.get("verdict", "")]
+                rows_i.append(row)
+            what = ("the judge's change minus the change the experts' grades imply for the feature the probe shifts "
+                    "(slope of the expert score on the feature across the expert-graded items, times the probe's "
+                    "feature change; observational)" if rel else "the raw change (no expert grades)")
+            out += [f"Invariance tests ({len(inv)} in the family; p is "
+                    + ("the bootstrap p of the difference" if rel else "the exact signed-rank p")
+                    + f", Holm-adjusted across the family; flagged when p (Holm) < {doc.get('alpha', 0.05):g} and "
+                    f"the effect is at least {doc.get('invariance_min_effect', 0.25):g}). Effect: {what}:", "",
+                    md_table(h, rows_i, "ll" + "r" * (len(h) - 2)), ""]
         not_run = [n for n, m in meta.items() if m.get("not_run")]
         if not_run:
             out += [f"Not run: {', '.join(not_run)} ({meta[not_run[0]]['not_run']}).", ""]
@@ -297,16 +395,32 @@ def _section_power(doc: dict) -> list[str]:
     if pw.get("source") is None:
         return out + ["**Verdict:** not estimated: fewer than 3 items in a group (add expert grades, or use "
                       "--probes so damaged rewrites can stand in for mediocre outputs).", ""]
-    p30, n80, p = pw.get("power_at_30"), pw.get("n_for_80"), pw.get("p_value")
-    if p30 is None:
-        verdict = "undefined"
-    elif p30 >= 0.8:
-        verdict = f"yes: with 30 per group the one-sided test reaches p < 0.05 in {_f(100 * p30, 0)}% of simulated studies"
-    elif p30 >= 0.5:
-        verdict = f"not reliably: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
+    n80, p = pw.get("n_for_80"), pw.get("p_value")
+
+    def answer(entry: dict, label: str) -> str:
+        pw_, ci = entry.get("power"), entry.get("ci") or [None, None]
+        if pw_ is None:
+            return f"{label}: undefined"
+        txt = f"{label}: power {_f(100 * pw_, 0)}%"
+        if ci[0] is None:
+            return txt + " (no interval: the pilot is too small)"
+        txt += f" [{_f(100 * ci[0], 0)}%, {_f(100 * ci[1], 0)}%]"
+        if ci[0] >= 0.8:
+            return txt + ", yes (80% reached even at the interval's lower bound)"
+        if ci[1] < 0.8:
+            return txt + ", no (below 80% even at the interval's upper bound)"
+        return txt + ", cannot tell (the interval straddles 80%)"
+
+    total, per_group = pw.get("n30_total") or {}, pw.get("n30_per_group") or {}
+    if pw.get("pilot_too_small"):
+        verdict = (f"pilot too small to say: {pw.get('good_n')} good and {pw.get('mediocre_n')} mediocre items; "
+                   f"point estimates only: 30 samples (15 + 15) {_f(100 * (total.get('power') or 0), 0)}%, "
+                   f"30 per group {_f(100 * (per_group.get('power') or 0), 0)}%")
     else:
-        verdict = f"no: with 30 per group only {_f(100 * p30, 0)}% of simulated studies reach p < 0.05"
-    need = f"{n80} per group reach 80% power" if n80 is not None else "80% power is not reached within 500 per group"
+        verdict = (answer(total, f"30 samples in all ({total.get('n_per_group')} + {total.get('n_per_group')})")
+                   + "; " + answer(per_group, "30 per group (60 in all)"))
+    need = (f"{n80} per group reach 80% power in the simulation" if n80 is not None
+            else "80% power is not reached within 500 per group")
     if pw["source"] == "experts":
         groups = (f"good = expert overall >= {pw['good_min']:g} ({pw['good_n']} items), mediocre = expert overall "
                   f"<= {pw['mediocre_max']:g} ({pw['mediocre_n']} items)")
@@ -317,7 +431,10 @@ def _section_power(doc: dict) -> list[str]:
             f"- Groups: {groups}.",
             f"- One-sided Mann-Whitney on the judge's overall scores of the full groups: p {_p(p)}.",
             f"- Power from {pw.get('n_simulations')} simulated studies resampling the observed scores "
-            f"(seed {doc.get('seed')}).", ""]
+            f"(seed {doc.get('seed')}); each study's p is computed as that study would (exact permutation p when "
+            "both groups have at most 10 items, ties included; else the normal approximation). The interval "
+            "resamples the pilot groups themselves (how much the power estimate depends on the few items "
+            "observed).", ""]
     return out
 
 
@@ -366,98 +483,3 @@ def render_report(doc: dict) -> str:
     if plots:
         body += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     return "\n".join(head + body).rstrip() + "\n"
-
-
-# ---- plots ----------------------------------------------------------------------------------------------------
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
-    return buf.getvalue()
-
-
-def confusion_png(doc: dict) -> bytes | None:
-    """One panel per dimension plus overall: counts of (rounded expert mean, judge) score pairs."""
-    if not doc.get("dimensions"):
-        return None
-    plt = _pyplot()
-    panels = [*doc["dimensions"].items(), ("overall", doc["overall"])]
-    labels = doc["rubric"]["scale"]
-    cols = min(len(panels), 3)
-    rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), squeeze=False)
-    for ax in axes.ravel()[len(panels):]:
-        ax.axis("off")
-    for ax, (key, a) in zip(axes.ravel(), panels):
-        m = a["confusion"]
-        ax.imshow(m, cmap="Blues", origin="upper")
-        top = max(max(r) for r in m) or 1
-        for i, row in enumerate(m):
-            for j, v in enumerate(row):
-                if v:
-                    ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                            color="white" if v > top / 2 else "black")
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_xlabel("judge")
-        ax.set_ylabel("expert (mean, rounded)")
-        k = a.get("kappa_quadratic")
-        ax.set_title(f"{key}: κq = {_f(k)}", fontsize=10)
-    fig.suptitle(f"Judge vs experts ({doc['judge']}, n = {doc['n_items']})", fontsize=11)
-    fig.tight_layout()
-    return _png(fig)
-
-
-def probes_png(doc: dict) -> bytes | None:
-    """Each probe's mean change per dimension with its 95% interval; flagged entries in red."""
-    probes = doc.get("probes") or {}
-    if not probes:
-        return None
-    plt = _pyplot()
-    keys = [*doc["rubric"]["keys"], "overall"]
-    names = list(probes)
-    cols = min(4, len(names))
-    rows = -(-len(names) // cols)
-    span = 0.5  # common x range: at least the +-0.25 invariance threshold with margin
-    for entry in probes.values():
-        for e in entry.values():
-            span = max([span, *(abs(x) for x in (e.get("ci") or []) if x is not None)])  # none: the CI is undefined
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, (0.42 * len(keys) + 1.1) * rows), sharex=True,
-                             squeeze=False)
-    for ax in axes.ravel()[len(names):]:
-        ax.axis("off")
-    for ax, name in zip(axes.ravel(), names):
-        entry = probes[name]
-        for y, k in enumerate(keys):
-            e = entry.get(k) or {}
-            d, ci = e.get("delta"), e.get("ci") or [None, None]
-            if d is None:
-                continue
-            lo = d - ci[0] if ci[0] is not None else 0
-            hi = ci[1] - d if ci[1] is not None else 0
-            color = "tab:red" if e.get("flagged") else ("tab:blue" if e.get("target") else "tab:gray")
-            ax.errorbar(d, y, xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", color=color, capsize=3)
-        ax.axvline(0, color="black", lw=0.8)
-        kind = (doc.get("probe_meta") or {}).get(name, {}).get("kind")
-        if kind == "invariance":
-            for x in (-0.25, 0.25):
-                ax.axvline(x, color="gray", lw=0.6, ls="--")
-        ax.set_title(f"{name} ({kind})", fontsize=9)
-        ax.set_yticks(range(len(keys)), keys)
-        ax.set_ylim(len(keys) - 0.5, -0.5)  # first dimension on top
-        ax.set_xlim(-span * 1.1, span * 1.1)
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel("Δ score (rewritten - original)", fontsize=8)
-    fig.suptitle("Probe deltas with 95% CI (red = flagged; blue = sensitivity target; dashed = ±0.25)", fontsize=10)
-    fig.tight_layout()
-    return _png(fig)

@@ -7,7 +7,7 @@ A composition of the pure statistics in ``calibration.stats`` plus the probe run
 2. probes (``calibration.probes``): rewrite every sample, grade the rewrite with the same judge and report the paired
    change per dimension (invariance probes must not move the judge, sensitivity probes must lower the target);
 3. observational bias: do the judge's residuals against the experts follow length, formality or hedging?
-4. power: can the judge tell good from mediocre with 30 samples per group at p < 0.05?
+4. power: can the judge tell good from mediocre with 30 samples (15 + 15) and with 30 per group at p < 0.05?
 5. cost: tokens, dollars per 1,000 samples at list price, latency and calls.
 
 Everything here is deterministic for a given seed. Input validation raises ``InputError`` (one line, exit 2).
@@ -30,9 +30,11 @@ from grader.types import Sample
 from .features import CASUAL_MARKERS, FEATURES, FORMAL_MARKERS, HEDGE_WORDS, formality, hedging, word_count
 from .inputs import Experts, expert_table, is_fallback, load_results, read_run_summary, results_judge_name
 from .probes import PROBES, apply_probe
-from .stats import agreement, human_ceiling, paired_delta, power_summary, residual_correlation, round_half_up
-from .stats.agreement import spearman_resampled
-from .stats.bootstrap import json_float, percentile_ci, resample_indices
+from .stats import (CEILING_MARGIN, INTERVAL_METHOD, MIN_N_FOR_INTERVAL, agreement, ceiling_gap, human_ceiling,
+                    paired_delta, power_summary, residual_correlation, round_half_up)
+from .stats.agreement import quadratic_kappa_weighted, spearman_resampled
+from .stats.bootstrap import interval, jackknife_indices, json_float, resample_counts, resample_indices
+from .verdicts import ALPHA, INVARIANCE_MIN_EFFECT, judge_invariance, lowers, relative_entry
 
 __all__ = [
     "CASUAL_MARKERS", "FORMAL_MARKERS", "HEDGE_WORDS", "INVARIANCE_MIN_EFFECT", "POWER_PROBES", "Experts",
@@ -40,8 +42,7 @@ __all__ = [
     "power_needs_probes", "read_run_summary", "results_judge_name", "run_probes", "word_count",
 ]
 
-INVARIANCE_MIN_EFFECT = 0.25
-"""An invariance probe is flagged when its delta's interval excludes 0 AND |delta| is at least this many points."""
+PRIMARY_MEASURE = "quadratic kappa against the unrounded expert mean (no rounding of the mean)"
 
 POWER_PROBES = ("drop_fact", "unsupported_number")
 """Damaging probes whose rewrites stand in for "mediocre" outputs when expert groups are too small for power."""
@@ -58,22 +59,47 @@ _PER_RATER_KEYS = ("n", "kappa", "kappa_linear", "kappa_quadratic", "kappa_quadr
 
 def _overall_agreement(judge_overall: np.ndarray, expert_overall: np.ndarray, labels: list[int], n_boot: int,
                        seed: int) -> dict:
-    """Agreement on the overall score: categorical measures on both overalls rounded half up to the scale,
-    Spearman, Kendall and mean bias on the unrounded values (same bootstrap resamples)."""
+    """Agreement on the overall score: categorical measures on both overalls rounded half up to the scale; the
+    primary quadratic kappa, Spearman, Kendall and mean bias on the unrounded values (same bootstrap resamples)."""
     j = np.asarray(judge_overall, dtype=float)
     e = np.asarray(expert_overall, dtype=float)
     out = agreement(round_half_up(np.round(j, 6)), np.round(e, 6), labels, n_boot=n_boot, seed=seed)
-    idx = resample_indices(j.size, n_boot, seed)
+    n = j.size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out["spearman"] = json_float(scipy.stats.spearmanr(j, e).statistic)
         out["kendall"] = json_float(scipy.stats.kendalltau(j, e).statistic)
-    out["spearman_ci"] = [json_float(x) for x in percentile_ci(spearman_resampled(j, e, idx))]
+    idx = resample_indices(n, n_boot, seed)
+    jk = jackknife_indices(n) if n >= 2 else np.zeros((1, 1), dtype=int)
     diff = j - e
-    out["mean_bias"] = json_float(diff.mean())
-    out["mean_bias_ci"] = [json_float(x) for x in percentile_ci(diff[idx].mean(axis=1))]
-    out["rounding"] = "categorical measures on overall rounded half up; rank measures and bias unrounded"
+    kq = quadratic_kappa_weighted
+    figures = {
+        "kappa_quadratic_unrounded": (kq(j, e, np.ones((1, n)))[0], kq(j, e, resample_counts(idx).astype(float)),
+                                      kq(j, e, 1.0 - np.eye(n)) if n >= 2 else None),
+        "spearman": (_spearman(j, e), spearman_resampled(j, e, idx), spearman_resampled(j, e, jk)),
+        "mean_bias": (diff.mean(), diff[idx].mean(axis=1), diff[jk].mean(axis=1)),
+    }
+    for key, (point, reps, jack) in figures.items():
+        iv = interval(float(point), reps, np.array([point]) if jack is None else jack, n)
+        out[key], out[key + "_ci"] = json_float(point), iv["ci"]
+        out["ci_notes"].pop(key, None)
+        if iv["note"]:
+            out["ci_notes"][key] = iv["note"]
+    out["rounding"] = ("categorical measures on overall rounded half up; the primary quadratic kappa, rank measures "
+                       "and bias unrounded")
     return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(scipy.stats.spearmanr(a, b).statistic)
+
+
+def _primary(a: dict) -> dict:
+    """The headline agreement figure of one dimension: quadratic kappa against the unrounded expert mean."""
+    key = "kappa_quadratic_unrounded"
+    return {"measure": PRIMARY_MEASURE, "estimate": a.get(key), "ci": a.get(key + "_ci"),
+            "note": (a.get("ci_notes") or {}).get(key)}
 
 
 def _agreement_section(judge_scores: np.ndarray, judge_overall: np.ndarray, ex: Experts, rubric: Rubric,
@@ -85,6 +111,8 @@ def _agreement_section(judge_scores: np.ndarray, judge_overall: np.ndarray, ex: 
     for d, key in enumerate(ex.keys):
         dims[key] = agreement(judge_scores[:, d], mean[:, d], labels, n_boot=n_boot, seed=seed)
     overall = _overall_agreement(judge_overall, expert_overall, labels, n_boot, seed)
+    for a in [*dims.values(), overall]:
+        a["primary"] = _primary(a)
     ceiling = None
     if len(ex.raters) >= 2:
         # per-rater agreement: the judge against each expert on the items that expert graded
@@ -115,6 +143,15 @@ def _agreement_section(judge_scores: np.ndarray, judge_overall: np.ndarray, ex: 
                                                                   6))
         ceiling["overall"] = human_ceiling(per_rater_overall, labels)
         ceiling["overall"]["note"] = "each expert's overall rounded half up to the scale"
+        # the paired test: judge vs each rater minus rater vs rater, on the same resampled items (no rounding)
+        for d, key in enumerate(ex.keys):
+            dims[key]["ceiling_gap"] = ceiling_gap(judge_scores[:, d], ex.scores[:, :, d], n_boot=n_boot, seed=seed)
+        raw_overall = np.full((len(ex.raters), len(ex.ids)), np.nan)
+        for r in range(len(ex.raters)):
+            for i in range(len(ex.ids)):
+                if not np.isnan(ex.scores[r, i, 0]):
+                    raw_overall[r, i] = rubric.overall(dict(zip(ex.keys, ex.scores[r, i])))
+        overall["ceiling_gap"] = ceiling_gap(judge_overall, raw_overall, n_boot=n_boot, seed=seed)
         if ex.rounded:
             for key in ex.keys:
                 ceiling[key]["note"] = "non-integer expert scores were rounded half up before computing the ceiling"
@@ -160,17 +197,23 @@ def _delta_entry(before: np.ndarray, after: np.ndarray, n_boot: int, seed: int) 
 
 
 def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: dict[str, dict], rubric: Rubric,
-               grader: Grader, n_boot: int = 10_000, seed: int = 0) -> tuple[dict, dict, dict]:
+               grader: Grader, n_boot: int = 10_000, seed: int = 0, expert_ref: dict | None = None
+               ) -> tuple[dict, dict, dict]:
     """Grade every rewrite of ``plan`` and compare it with the original's result (``originals[id]``).
 
     Returns ``(probes, probe_meta, graded)``:
 
     * ``probes[name][dim]`` (and ``["overall"]``) = ``paired_delta(original, rewritten)`` -> ``delta``, ``ci``,
-      ``p``, ``n`` plus ``flagged``. Invariance probes: flagged when the interval excludes 0 and
-      ``|delta| >= INVARIANCE_MIN_EFFECT``. Sensitivity probes (target dimension from ``rubric.probe_targets``):
+      ``p`` (exact signed-rank), ``n`` plus ``p_value``, ``p_holm``, ``flagged`` and ``verdict``. Invariance probes
+      (see :func:`calibration.verdicts.judge_invariance`): with ``expert_ref`` each entry also has
+      ``relative_to_experts`` (the judge's change minus the change the experts' grades imply for the feature the
+      probe shifts) and ``p_value`` is that comparison's p; without it ``p_value`` is the signed-rank p of the raw
+      change. Holm adjusts ``p_value`` across every invariance probe and dimension; flagged when
+      ``p_holm < ALPHA`` and the effect is at least ``INVARIANCE_MIN_EFFECT``. Sensitivity probes (target
+      dimension from ``rubric.probe_targets``):
       the target entry also has ``share_dropped`` (share of applicable samples whose target score went down)
-      and ``mean_change``, and is flagged - a FAILURE of the judge - when its interval does not lie entirely
-      below 0; other dimensions are reported, never flagged.
+      and ``mean_change``, and is flagged - a FAILURE of the judge - unless it is shown to go down
+      (:func:`calibration.verdicts.lowers`); other dimensions are reported, never flagged.
     * ``probe_meta[name]``: kind, description, target, n_applicable, n_skipped (rewrite not applicable, or a
       sensitivity rewrite of an empty original: ``n_skipped_empty_original``), fallbacks among the rewritten
       results, judged_by.
@@ -191,6 +234,7 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
         run = grader([n for _, n in todo], f"probe {name}") if todo else None
         rows = [(o.id, originals[o.id], r) for (o, _), r in zip(todo, run.results if run else [])]
         graded[name] = rows
+        texts = {o.id: (o.output, n.output) for o, n in todo}
         entry: dict[str, dict] = {}
         for key in [*keys, "overall"]:
             if key == "overall":
@@ -200,16 +244,19 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
                 before = np.array([a["scores"][key] for _, a, _ in rows], dtype=float)
                 after = np.array([b["scores"][key] for _, _, b in rows], dtype=float)
             e = _delta_entry(before, after, n_boot, seed)
-            ci = e["ci"]
-            if probe.kind == "invariance" and e["delta"] is not None and None not in ci:
-                e["flagged"] = bool((ci[0] > 0 or ci[1] < 0) and abs(e["delta"]) >= INVARIANCE_MIN_EFFECT)
+            e["p_value"], e["p_holm"] = e["p"], None
+            if probe.kind == "invariance" and expert_ref and e["delta"] is not None:
+                rel = relative_entry(name, key, rows, texts, e, expert_ref, n_boot, seed)
+                if rel["difference"] is not None:
+                    e["relative_to_experts"], e["p_value"] = rel, rel["p"]
+                else:  # e.g. the feature does not vary across the expert-graded items: report the raw change
+                    e["relative_note"] = rel["note"]
             if probe.kind == "sensitivity":
                 e["target"] = key == target
                 if key == target:
                     e["share_dropped"] = json_float((after < before).mean()) if before.size else None
                     e["mean_change"] = e["delta"]
-                    # a failure unless the whole interval is below zero (no rewrites: not shown to be sensitive)
-                    e["flagged"] = True if e["delta"] is None or None in ci else bool(not ci[1] < 0)
+                    e["flagged"] = not lowers(e)
                 else:
                     e["flagged"] = False if e["delta"] is not None else None
             entry[key] = e
@@ -229,6 +276,7 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
         }
         if probe.kind == "sensitivity":
             meta[name]["failure"] = bool(entry[target]["flagged"]) if target else None
+    judge_invariance(probes, meta)
     return probes, meta, graded
 
 
@@ -268,7 +316,7 @@ def power_needs_probes(expert_overall: np.ndarray | None, good_min: float, medio
 
 
 def _power_from(good: np.ndarray, mediocre: np.ndarray, seed: int) -> dict:
-    return power_summary(good, mediocre, n=30, target=0.8, n_boot=POWER_SIMULATIONS, seed=seed)
+    return power_summary(good, mediocre, total=30, target=0.8, n_boot=POWER_SIMULATIONS, seed=seed)
 
 
 # ---- 5. cost --------------------------------------------------------------------------------------------------
@@ -355,8 +403,11 @@ def calibrate(samples: list[Sample], rubric: Rubric, results: list[dict], *, exp
     by_id = {r["id"]: r for r in results}
     doc: dict = {
         "n_items": 0, "n_samples": len(samples), "judge": judge_name, "probe_judge": None, "seed": seed,
-        "n_boot": n_boot, "rubric": {"name": rubric.name, "sha256": rubric.spec_sha256, "keys": rubric.keys,
-                                      "scale": rubric.scale, "weights": rubric.weights},
+        "n_boot": n_boot, "interval_method": INTERVAL_METHOD, "min_n_for_interval": MIN_N_FOR_INTERVAL,
+        "primary_agreement": PRIMARY_MEASURE, "ceiling_margin": CEILING_MARGIN, "alpha": ALPHA,
+        "invariance_min_effect": INVARIANCE_MIN_EFFECT,
+        "rubric": {"name": rubric.name, "sha256": rubric.spec_sha256, "keys": rubric.keys, "scale": rubric.scale,
+                   "weights": rubric.weights},
         "raters": [], "dimensions": {}, "overall": None, "human_ceiling": None, "probes": {}, "probe_meta": {},
         "bias": {}, "power": None, "cost": None, "warnings": warnings_out,
         "fallbacks": sum(1 for r in results if is_fallback(r)),
@@ -403,7 +454,14 @@ def calibrate(samples: list[Sample], rubric: Rubric, results: list[dict], *, exp
             originals = {r["id"]: r for r in run.results}
         else:
             doc["probe_originals"] = "from the results"
-        probes, meta, graded = run_probes(probe_plan, originals, rubric, grader, n_boot=n_boot, seed=seed)
+        expert_ref = None
+        if ex is not None:
+            mean = ex.mean()
+            scores = {k: {i: float(mean[r, d]) for r, i in enumerate(ex.ids)} for d, k in enumerate(ex.keys)}
+            scores["overall"] = {i: float(v) for i, v in zip(ex.ids, expert_overall)}
+            expert_ref = {"scores": scores, "outputs": {s.id: s.output for s in samples}}
+        probes, meta, graded = run_probes(probe_plan, originals, rubric, grader, n_boot=n_boot, seed=seed,
+                                          expert_ref=expert_ref)
         for name, m in meta.items():
             if m["fallbacks"]:
                 note(f"probe {name}: {m['fallbacks']} of {m['n_applicable']} rewrite(s) were graded by the offline "
@@ -436,8 +494,9 @@ def calibrate(samples: list[Sample], rubric: Rubric, results: list[dict], *, exp
         else:
             note("power not estimated: fewer than 3 items in a group")
     if power is None:
-        power = {"p_value": None, "power_at_30": None, "n_for_80": None, "good_n": 0, "mediocre_n": 0,
-                 "source": None, **thresholds}
+        power = {"p_value": None, "n30_total": {"power": None, "ci": [None, None], "n_per_group": 15},
+                 "n30_per_group": {"power": None, "ci": [None, None], "n_per_group": 30}, "n_for_80": None,
+                 "good_n": 0, "mediocre_n": 0, "pilot_too_small": True, "note": None, "source": None, **thresholds}
     power["n_simulations"] = POWER_SIMULATIONS
     doc["power"] = power
 

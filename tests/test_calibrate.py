@@ -83,9 +83,22 @@ def test_calibration_json_has_every_key_with_values_in_range(runs):
         assert set(b) >= {"spearman", "ci", "p"} and _in_unit(b["spearman"]) and len(b["ci"]) == 2
         assert b["p"] is None or 0 <= b["p"] <= 1
     pw = cal["power"]
-    assert set(pw) >= {"p_value", "power_at_30", "n_for_80", "good_n", "mediocre_n", "source"}
+    assert set(pw) >= {"p_value", "n30_total", "n30_per_group", "n_for_80", "good_n", "mediocre_n", "source"}
     assert pw["source"] == "experts" and pw["good_n"] >= 3 and pw["mediocre_n"] >= 3
-    assert 0 <= pw["p_value"] <= 1 and 0 <= pw["power_at_30"] <= 1
+    assert 0 <= pw["p_value"] <= 1
+    assert (pw["n30_total"]["n_per_group"], pw["n30_per_group"]["n_per_group"]) == (15, 30)
+    for key in ("n30_total", "n30_per_group"):
+        lo, hi = pw[key]["ci"]
+        assert 0 <= lo <= pw[key]["power"] <= hi <= 1
+    assert cal["interval_method"].startswith("BCa") and cal["min_n_for_interval"] == 10
+    for name in ("clarity", "accuracy", "tone"):
+        gap = cal["dimensions"][name]["ceiling_gap"]
+        assert set(gap) >= {"estimate", "ci", "margin", "verdict"} and gap["margin"] == 0.05
+        assert gap["verdict"] in {"below", "equivalent", "not shown"}
+    # the examples' clarity: -0.094 with an interval reaching past 0 but below -margin: not shown, not "consistent"
+    clarity = cal["dimensions"]["clarity"]["ceiling_gap"]
+    assert clarity["estimate"] == pytest.approx(-0.094, abs=0.001) and clarity["verdict"] == "not shown"
+    assert clarity["ci"][0] < -0.05 < 0 < clarity["ci"][1]
     assert pw["n_for_80"] is None or 2 <= pw["n_for_80"] <= 500
     cost = cal["cost"]
     assert set(cost) >= {"tokens_per_sample_mean", "tokens_per_sample_p95", "usd_per_1000", "latency_ms_p50",
@@ -121,6 +134,11 @@ def test_report_has_the_four_verdicts_and_the_plots_are_pngs(runs):
         assert heading in report
     assert report.count("**Verdict") >= 4
     assert "human ceiling" in report and "quadratic kappa" in report
+    clarity = next(line for line in report.splitlines() if line.startswith("- **clarity**"))
+    assert "not shown to reach the human ceiling" in clarity and "consistent" not in report
+    formality = next(line for line in report.splitlines() if line.startswith("- **formality**"))
+    assert "the experts' own grades imply" in formality and "relative to the experts" in formality
+    assert "p (Holm)" in report and "30 samples in all (15 + 15)" in report and "30 per group" in report
     for name in ("confusion_matrices.png", "probe_deltas.png"):
         data = (runs["with_results"] / name).read_bytes()
         assert data.startswith(PNG_MAGIC), name
@@ -136,22 +154,27 @@ def test_probes_are_all_present_with_the_right_structure(runs):
     for name, entry in cal["probes"].items():
         assert set(entry) == {*rubric.keys, "overall"}, name
         for dim, e in entry.items():
-            assert set(e) >= {"delta", "ci", "p", "flagged"}, (name, dim)
+            assert set(e) >= {"delta", "ci", "p", "p_value", "p_holm", "flagged"}, (name, dim)
             assert len(e["ci"]) == 2 and isinstance(e["flagged"], bool)
-            if e["delta"] is not None:
+            if e["delta"] is not None and e["ci"][0] is not None:
                 assert e["ci"][0] <= e["delta"] <= e["ci"][1] and 0 <= e["p"] <= 1
         meta = cal["probe_meta"][name]
         assert meta["kind"] == PROBES[name].kind
         assert meta["n_applicable"] + meta["n_skipped"] == len(load_samples(SAMPLES)) and meta["fallbacks"] == 0
         if meta["kind"] == "invariance":
-            for e in entry.values():
-                assert e["flagged"] == bool(e["delta"] is not None and (e["ci"][0] > 0 or e["ci"][1] < 0)
-                                            and abs(e["delta"]) >= 0.25)
+            for e in entry.values():  # experts present: the verdict is relative to them, the flag follows Holm
+                rel = e["relative_to_experts"]
+                assert rel["verdict"] in {"more", "less", "as the experts do", "not shown"}
+                assert e["p_value"] == rel["p"] and e["p_holm"] >= e["p_value"]
+                assert e["flagged"] == bool(e["p_holm"] < 0.05 and abs(rel["difference"]) >= 0.25)
         else:
             target = rubric.probe_targets[name]
             assert meta["target"] == target and entry[target]["target"] is True
             assert 0 <= entry[target]["share_dropped"] <= 1
-            assert entry[target]["flagged"] == (not entry[target]["ci"][1] < 0) == meta["failure"]
+            t = entry[target]
+            shown = t["delta"] < 0 and t["p"] < 0.05 and (t["ci"][1] is None or t["ci"][1] < 0)
+            assert t["flagged"] == (not shown) == meta["failure"]
+            assert entry[target]["p_holm"] is None  # sensitivity probes are not part of the invariance family
             assert not any(e["flagged"] for d, e in entry.items() if d != target)
 
 
@@ -279,7 +302,8 @@ def test_a_judge_that_reacts_passes_the_sensitivity_probes_and_a_length_lover_is
     probes, meta = _sensitivity(StubJudge("stub:reacts", reacts))
     for name in ("drop_fact", "unsupported_number"):
         e = probes[name]["accuracy"]
-        assert e["delta"] < 0 and e["ci"][1] < 0 and e["share_dropped"] == 1.0
+        assert e["delta"] < 0 and e["p"] < 0.05 and e["share_dropped"] == 1.0
+        assert e["ci"][1] is None or e["ci"][1] < 0  # every item dropped by 3: no interval, the exact test decides
         assert e["flagged"] is False and meta[name]["failure"] is False
     length = probes["length"]
     assert length["clarity"]["flagged"] is True and length["clarity"]["delta"] >= 0.25

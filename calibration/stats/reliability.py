@@ -15,8 +15,9 @@ import krippendorff
 import numpy as np
 import scipy.stats
 
-from calibration.stats.agreement import Weights, sklearn_kappa, label_codes
-from calibration.stats.bootstrap import json_float
+from calibration.stats.agreement import Weights, label_codes, quadratic_kappa_weighted, sklearn_kappa
+from calibration.stats.bootstrap import (MIN_N_FOR_INTERVAL, chunk_rows, interval, json_float, resample_counts,
+                                         resample_indices)
 
 
 def _as_ratings(ratings) -> np.ndarray:
@@ -146,4 +147,68 @@ def human_ceiling(ratings, labels: Sequence[float]) -> dict:
     }
 
 
-__all__ = ["human_ceiling", "krippendorff_alpha", "leave_one_out_spearman", "pairwise_kappa"]
+
+
+CEILING_MARGIN = 0.05
+"""Equivalence margin of :func:`ceiling_gap` on the quadratic-kappa scale."""
+
+
+def _gap_rows(judge: np.ndarray, r: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of item weights ``w``: mean over raters of judge-vs-rater kappa_q, mean over rater pairs, the gap."""
+    have = ~np.isnan(r)
+    vals = np.where(have, r, 0.0)
+    jr = np.stack([quadratic_kappa_weighted(judge, vals[a], w * have[a]) for a in range(r.shape[0])])
+    rr = np.stack([quadratic_kappa_weighted(vals[a], vals[b], w * (have[a] & have[b]))
+                   for a, b in combinations(range(r.shape[0]), 2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a row where every pair is undefined: nan, kept
+        jm, rm = np.nanmean(jr, axis=0), np.nanmean(rr, axis=0)
+    return jm, rm, jm - rm
+
+
+def ceiling_gap(judge, ratings, n_boot: int = 10_000, seed: int = 0, margin: float = CEILING_MARGIN,
+                ci: float = 0.95, min_n: int = MIN_N_FOR_INTERVAL) -> dict:
+    """Is the judge as good as another expert? Paired difference of quadratic kappas with a BCa interval over items.
+
+    ``gap = mean_r kappa_q(judge, rater r) - mean_{a<b} kappa_q(rater a, rater b)``: the judge is treated as one
+    more rater and compared with the raters' agreement with each other, on the same (resampled) items, so the
+    uncertainty of the ceiling is included (it is not treated as exact). Each kappa uses the items both sides rated
+    (:func:`calibration.stats.agreement.quadratic_kappa_weighted`, no rounding). Verdict against ``margin``:
+
+    * ``equivalent``: the interval's lower bound is at least ``-margin`` (no worse than the experts by more than the
+      margin; a judge above the ceiling is included);
+    * ``below``: the whole interval is below 0;
+    * ``not shown``: neither (the interval is too wide to tell), or no interval (fewer than ``min_n`` items).
+
+    ``ratings``: ``(n_raters, n_items)`` with nan for missing; ``judge``: ``(n_items,)``. Returns ``{"estimate",
+    "ci", "margin", "verdict", "judge_vs_raters", "rater_vs_rater", "n", "degenerate_share", "note"}``.
+    """
+    r = _as_ratings(ratings)
+    j = np.asarray(judge, dtype=float).ravel()
+    if j.size != r.shape[1]:
+        raise ValueError(f"judge has {j.size} items, ratings {r.shape[1]}")
+    if np.isnan(j).any():
+        raise ValueError("judge scores contain nan; drop unscored items first")
+    n = j.size
+    jm, rm, gap = (float(x[0]) for x in _gap_rows(j, r, np.ones((1, n))))
+    idx = resample_indices(n, n_boot, seed)
+    reps = np.concatenate([_gap_rows(j, r, resample_counts(idx[s]).astype(float))[2]
+                           for s in chunk_rows(n_boot, n * r.shape[0])])
+    jack = _gap_rows(j, r, 1.0 - np.eye(n))[2] if n >= 2 else np.array([gap])
+    iv = interval(gap, reps, jack, n, ci, min_n=min_n)
+    lo, hi = iv["ci"]
+    if lo is None:
+        verdict = "not shown"
+    elif lo >= -margin:
+        verdict = "equivalent"
+    elif hi < 0:
+        verdict = "below"
+    else:
+        verdict = "not shown"
+    return {"estimate": json_float(gap), "ci": iv["ci"], "margin": margin, "verdict": verdict,
+            "judge_vs_raters": json_float(jm), "rater_vs_rater": json_float(rm), "n": int(n),
+            "degenerate_share": iv["degenerate_share"], "note": iv["note"]}
+
+
+__all__ = ["CEILING_MARGIN", "ceiling_gap", "human_ceiling", "krippendorff_alpha", "leave_one_out_spearman",
+           "pairwise_kappa"]
