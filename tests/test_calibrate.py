@@ -95,9 +95,19 @@ def test_calibration_json_has_every_key_with_values_in_range(runs):
         gap = cal["dimensions"][name]["ceiling_gap"]
         assert set(gap) >= {"estimate", "ci", "margin", "verdict"} and gap["margin"] == 0.05
         assert gap["verdict"] in {"below", "equivalent", "not shown"}
-    # the examples' clarity: -0.094 with an interval reaching past 0 but below -margin: not shown, not "consistent"
+    # the examples' clarity: (judge vs each rater) - (rater vs rater), quadratic kappa by scikit-learn, with an
+    # interval reaching past 0 but below -margin: "not shown", not "consistent"
+    from sklearn.metrics import cohen_kappa_score
+    judged = {r["id"]: r["scores"]["clarity"] for r in json.loads(runs["results"].read_text())}
+    by_rater: dict[str, dict[str, int]] = {}
+    for g in json.loads(EXPERTS.read_text()):
+        by_rater.setdefault(g["rater"], {})[g["id"]] = g["scores"]["clarity"]
+    (ra, a), (rb, b) = sorted(by_rater.items())
+    ids = sorted(set(a) & set(b) & set(judged))
+    kq = lambda x, y: cohen_kappa_score([x[i] for i in ids], [y[i] for i in ids], weights="quadratic")
+    expected = (kq(judged, a) + kq(judged, b)) / 2 - kq(a, b)
     clarity = cal["dimensions"]["clarity"]["ceiling_gap"]
-    assert clarity["estimate"] == pytest.approx(-0.094, abs=0.001) and clarity["verdict"] == "not shown"
+    assert clarity["estimate"] == pytest.approx(expected, abs=1e-9) and clarity["verdict"] == "not shown"
     assert clarity["ci"][0] < -0.05 < 0 < clarity["ci"][1]
     assert pw["n_for_80"] is None or 2 <= pw["n_for_80"] <= 500
     cost = cal["cost"]
