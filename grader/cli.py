@@ -23,13 +23,15 @@ DEFAULT_BUDGET_USD = 2.50  # below the sandbox's hard $3.00 cap, leaving room fo
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def add_judge_args(p: argparse.ArgumentParser) -> None:
+def add_judge_args(p: argparse.ArgumentParser, spec_flags: tuple[str, ...] = ("--rubric-spec",),
+                   spec_help: str = "rubric spec JSON (default: rubric/release_notes.json)",
+                   spec_default: str = str(DEFAULT_SPEC)) -> None:
+    """The judge options; a script whose spec is not a rubric (winrate.py's pairwise spec) renames that option."""
     g = p.add_argument_group("judge")
     g.add_argument("--judge", choices=["auto", "llm", "offline"], default="auto",
                    help="auto = the LLM when OPENAI_API_KEY is set, otherwise the offline judge (default: auto)")
     g.add_argument("--model", default="gpt-4o-mini", help="LLM judge model (default: gpt-4o-mini)")
-    g.add_argument("--rubric-spec", default=str(DEFAULT_SPEC), metavar="PATH",
-                   help="rubric spec JSON (default: rubric/release_notes.json)")
+    g.add_argument(*spec_flags, dest="rubric_spec", default=spec_default, metavar="PATH", help=spec_help)
     g.add_argument("--concurrency", type=positive_int, default=8, help="concurrent LLM calls (default: 8)")
     g.add_argument("--budget-usd", type=float, default=DEFAULT_BUDGET_USD,
                    help=f"stop calling the LLM before this much is spent (default: {DEFAULT_BUDGET_USD})")
