@@ -82,7 +82,8 @@ def _stats_args(p: argparse.ArgumentParser, target: float, seed: bool = True) ->
         p.add_argument("--seed", type=int, default=0, help="resampling seed (default: 0)")
 
 
-def _out_dir(path: str, outputs: list[str], inputs: list[str | None]) -> Path:
+def _out_dir(path: str, outputs: list[str], inputs: list[str | None], create: bool = True) -> Path:
+    """The output directory, refused when it is a file or one of ``outputs`` in it is an input; made if missing."""
     d = Path(path)
     if d.exists() and not d.is_dir():
         raise InputError(d, "output directory is a file")
@@ -90,7 +91,8 @@ def _out_dir(path: str, outputs: list[str], inputs: list[str | None]) -> Path:
     for name in outputs:
         if (d / name).resolve() in resolved:
             raise InputError(d / name, "output path equals an input; choose another --output-dir")
-    d.mkdir(parents=True, exist_ok=True)
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
     return d
 
 
@@ -137,6 +139,7 @@ def cmd_judge(args) -> int:
     names = ["verdicts.jsonl", "summary.json", "report.md", "winrate.png"]
     inputs = [args.pairs, args.candidate_file, args.baseline_file, args.rubric_spec]
     pairs = _pairs(args)
+    _out_dir(args.output_dir, names, inputs, create=False)  # refuse before any judge is built or call made
     spec, judge, fallback, client, est = _judges(args, pairs)
     out = _out_dir(args.output_dir, names, inputs)
     rows = judge_pairs(pairs, judge, fallback, args.concurrency)

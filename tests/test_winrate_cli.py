@@ -39,6 +39,13 @@ def test_judge_offline_end_to_end_and_refusals(tmp_path):
     proc = run_script("winrate.py", "judge", "--pairs", str(bad), "--output-dir", str(tmp_path / "o2"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "baseline" in proc.stderr
     assert not (tmp_path / "o2").exists()
+    # an output that would overwrite an input is refused before anything is judged or written
+    same = tmp_path / "o3" / "verdicts.jsonl"
+    same.parent.mkdir()
+    same.write_bytes(EXAMPLE.read_bytes())
+    proc = run_script("winrate.py", "judge", "--pairs", str(same), "--output-dir", str(same.parent))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "equals an input" in proc.stderr
+    assert same.read_bytes() == EXAMPLE.read_bytes() and sorted(p.name for p in same.parent.iterdir()) == [same.name]
 
 
 def test_offline_pairwise_judge_is_order_independent_and_ties_identical_texts():
