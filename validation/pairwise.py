@@ -5,14 +5,15 @@ LLMEval^2 and MT-Bench sets) and PandaLM's test set (three annotators, ties allo
     python validation/pairwise.py [--data ../shared/datasets] [--spec rubric/pairwise_general.json]
                                   [--out out/validation/pairwise.json] [--limit N] [--n-boot 2000] [--seed 0]
 
-Every item is judged in both orders by the offline pairwise judge (output_1 / response1 in the candidate slot). It
+Every item is judged in both orders by the offline pairwise judge, or with ``--judge llm`` (and OPENAI_API_KEY)
+by the pairwise LLM judge with the usual budget, cache and fallback (output_1 / response1 in the candidate slot). It
 reports, per set: accuracy against the human label over the single-order verdicts (a tie counts half, as it is
 neither right nor wrong; LLMBar has no tie labels), the tie rate, positional agreement (the same answer in both
 orders; 100% for an order-independent judge), and for PandaLM, whose majority label may be a tie, the three-way
 accuracy and Cohen's kappa against the majority and the accuracy on pairs both call decisive. Next to them, the
 stored figures of other judges the data carries: LLMBar's statistics.json (GPT-4 and ChatGPT, Vanilla_NoRules:
 correct_average and positional agreement ``equal``) and PandaLM's stored GPT-3.5-turbo and PandaLM-7B outputs
-scored the same way as the offline judge. The LLM pairwise judge is not run here (no API from this machine).
+scored the same way as the judge.
 
 No dataset text is written anywhere. A missing data folder is not an error: "skipped: <path> not found", exit 0.
 """
@@ -31,9 +32,10 @@ import numpy as np  # noqa: E402
 
 from calibration.stats.bootstrap import percentile_ci, resample_indices  # noqa: E402
 from calibration.stats.editors import _kappa  # noqa: E402
+from grader.cli import add_judge_args, build_judges, run_main  # noqa: E402
 from grader.io import write_json_atomic  # noqa: E402
-from grader.judges.pairwise import OfflinePairwiseJudge  # noqa: E402
-from grader.pairwise import Pair, judge_pairs, load_pairwise_spec  # noqa: E402
+from grader.judges.pairwise import OfflinePairwiseJudge, PairwiseLLMJudge  # noqa: E402
+from grader.pairwise import Pair, judge_counts, judge_pairs, load_pairwise_spec  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 LLMBAR_SETS = {"Natural": "LLMBar/Natural", "FairEval": "Processed/FairEval", "LLMEval^2": "Processed/LLMEval^2",
@@ -74,7 +76,8 @@ def single_order_scores(rows: list[dict], truth: list[str]) -> np.ndarray:
     return np.array(out)
 
 
-def run_llmbar(data: Path, judge, limit: int | None, n_boot: int, seed: int) -> list[dict]:
+def run_llmbar(data: Path, judge, limit: int | None, n_boot: int, seed: int, fallback=None,
+               concurrency: int = 1) -> list[dict]:
     table = []
     for name, rel in LLMBAR_SETS.items():
         folder = data / "llmbar" / "Dataset" / rel
@@ -82,12 +85,13 @@ def run_llmbar(data: Path, judge, limit: int | None, n_boot: int, seed: int) -> 
         pairs = [Pair(f"{name}:{i}", _s(it["input"]), _s(it["output_1"]), _s(it["output_2"]))
                  for i, it in enumerate(items)]
         truth = ["candidate" if it["label"] == 1 else "baseline" for it in items]
-        rows = judge_pairs(pairs, judge, judge, 1)
+        rows = judge_pairs(pairs, judge, fallback or judge, concurrency)
         acc = single_order_scores(rows, truth)
         table.append({"set": f"LLMBar {name}", "n": len(items), "accuracy": float(acc.mean()),
                       "accuracy_ci": _ci(acc, n_boot, seed),
                       "tie_rate": float(np.mean([r["outcome"] == "tie" for r in rows])),
                       "positional_agreement": float(np.mean([r["consistent"] for r in rows])),
+                      "first_position_rate": _first_rate(rows), **judge_counts(rows),
                       "stored": _stored_llmbar(folder)})
     return table
 
@@ -110,18 +114,26 @@ def _three_way(pred: np.ndarray, maj: np.ndarray) -> dict:
             "n_both_decisive": int(dec.sum()), "cohen_kappa": _kappa(pred, maj), "tie_rate": float(np.mean(pred == 0))}
 
 
-def run_pandalm(data: Path, judge, limit: int | None, n_boot: int, seed: int) -> dict:
+def _first_rate(rows: list[dict]) -> float | None:
+    """Share of decisive single-order verdicts that favour the response shown first (0.5 = no position bias)."""
+    votes = [o["favours_position"] for r in rows for o in r["orders"] if o["favours_position"] != "tie"]
+    return votes.count("first") / len(votes) if votes else None
+
+
+def run_pandalm(data: Path, judge, limit: int | None, n_boot: int, seed: int, fallback=None,
+                concurrency: int = 1) -> dict:
     folder = data / "pandalm"
     items = json.loads((folder / "testset-v1.json").read_text())[:limit]
     keep = [it for it in items if _majority(it) is not None]
     pairs = [Pair(f"pandalm:{it['idx']}", _s(it["instruction"]) + ("\n\n" + _s(it["input"]) if it.get("input") else ""),
                   _s(it["response1"]), _s(it["response2"])) for it in keep]
-    rows = judge_pairs(pairs, judge, judge, 1)
+    rows = judge_pairs(pairs, judge, fallback or judge, concurrency)
     maj = np.array([_majority(it) for it in keep])
     pred = np.array([CODE[r["outcome"]] for r in rows])
     res = {"set": "PandaLM test", "n": len(keep), "majority_tie_rate": float(np.mean(maj == 0)),
            "offline": _three_way(pred, maj),
-           "positional_agreement": float(np.mean([r["consistent"] for r in rows]))}
+           "positional_agreement": float(np.mean([r["consistent"] for r in rows])),
+           "first_position_rate": _first_rate(rows), **judge_counts(rows)}
     res["offline"]["accuracy_with_ties_ci"] = _ci((pred == maj).astype(float), n_boot, seed)
     idx = {it["idx"]: k for k, it in enumerate(keep)}
     stored = {}
@@ -137,14 +149,15 @@ def run_pandalm(data: Path, judge, limit: int | None, n_boot: int, seed: int) ->
     return res
 
 
-def render(llmbar: list[dict], panda: dict | None) -> str:
+def render(llmbar: list[dict], panda: dict | None, name: str = "offline") -> str:
     f = lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
-    lines = ["| set | n | offline accuracy [95% CI] | offline ties | offline positional agreement | "
-             "stored GPT-4 acc / agr | stored ChatGPT acc / agr |", "|---|---:|---|---:|---:|---|---|"]
+    lines = [f"| set | n | {name} accuracy [95% CI] | ties | positional agreement | first-position share | "
+             "fallbacks | stored GPT-4 acc / agr | stored ChatGPT acc / agr |", "|---|---:|---|---:|---:|---:|---:|---|---|"]
     for r in llmbar:
         g, c = r["stored"].get("GPT-4", {}), r["stored"].get("ChatGPT", {})
         lines.append(f"| {r['set']} | {r['n']} | {f(r['accuracy'])} [{f(r['accuracy_ci'][0])}, "
                      f"{f(r['accuracy_ci'][1])}] | {f(r['tie_rate'])} | {f(r['positional_agreement'])} | "
+                     f"{f(r['first_position_rate'])} | {r['fallbacks']} | "
                      f"{f(g.get('accuracy'))} / {f(g.get('positional_agreement'))} | "
                      f"{f(c.get('accuracy'))} / {f(c.get('positional_agreement'))} |")
     if panda:
@@ -153,7 +166,7 @@ def render(llmbar: list[dict], panda: dict | None) -> str:
                       f"{f(panda['majority_tie_rate'])}):", "",
                   "| judge | accuracy with ties | accuracy, both decisive | Cohen's kappa | judge ties |",
                   "|---|---:|---:|---:|---:|",
-                  f"| offline | {f(o['accuracy_with_ties'])} [{f(o['accuracy_with_ties_ci'][0])}, "
+                  f"| {name} | {f(o['accuracy_with_ties'])} [{f(o['accuracy_with_ties_ci'][0])}, "
                   f"{f(o['accuracy_with_ties_ci'][1])}] | {f(o['accuracy_without_ties'])} | {o['cohen_kappa']:.3f} | "
                   f"{f(o['tie_rate'])} |"]
         for name, s in panda["stored"].items():
@@ -165,29 +178,35 @@ def render(llmbar: list[dict], panda: dict | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA), help=f"datasets folder (default: {DEFAULT_DATA})")
-    ap.add_argument("--spec", default=str(ROOT / "rubric" / "pairwise_general.json"),
-                    help="pairwise spec for the offline judge (default: rubric/pairwise_general.json)")
+    add_judge_args(ap, spec_flags=("--spec",), spec_default=str(ROOT / "rubric" / "pairwise_general.json"),
+                   spec_help="pairwise spec (default: rubric/pairwise_general.json)")
     ap.add_argument("--out", help="write the figures as JSON here (default: none)")
     ap.add_argument("--limit", type=int, default=None, help="judge only the first N items of each set (default: all)")
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: 2000)")
-    ap.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     args = ap.parse_args()
     data = Path(args.data)
     if not (data / "llmbar" / "Dataset").is_dir():
         print(f"skipped: {data / 'llmbar' / 'Dataset'} not found")
         return 0
-    judge = OfflinePairwiseJudge(load_pairwise_spec(args.spec))
-    llmbar = run_llmbar(data, judge, args.limit, args.n_boot, args.seed)
-    panda = run_pandalm(data, judge, args.limit, args.n_boot, args.seed) if (data / "pandalm").is_dir() else None
-    print(render(llmbar, panda), end="")
-    print("The LLM pairwise judge was not run (no API from this machine); its path is tested against the local "
-          "OpenAI-compatible server only.")
+    spec = load_pairwise_spec(args.rubric_spec)
+    setup = build_judges(args, spec.rubric)  # the offline judge unless --judge llm (or auto with a key)
+    fallback = OfflinePairwiseJudge(spec, setup.fallback)
+    judge = PairwiseLLMJudge(spec, setup.client) if setup.client is not None else fallback
+    run = dict(limit=args.limit, n_boot=args.n_boot, seed=args.seed, fallback=fallback, concurrency=args.concurrency)
+    llmbar = run_llmbar(data, judge, **run)
+    panda = run_pandalm(data, judge, **run) if (data / "pandalm").is_dir() else None
+    print(render(llmbar, panda, judge.name), end="")
+    if setup.client is None:
+        print("The LLM pairwise judge was not run (no OPENAI_API_KEY); pass --judge llm with a key to measure it.")
+    else:
+        print(f"API: {json.dumps(setup.client.summary())}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(args.out, {"llmbar": llmbar, "pandalm": panda, "spec": args.spec, "seed": args.seed,
+        write_json_atomic(args.out, {"llmbar": llmbar, "pandalm": panda, "spec": args.rubric_spec, "seed": args.seed,
+                                     "judge": judge.name,
                                      "n_boot": args.n_boot, "limit": args.limit})
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)
