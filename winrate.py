@@ -65,7 +65,9 @@ def parser() -> argparse.ArgumentParser:
     _stats_args(t, 0.60)
 
     p = sub.add_parser("preference-accuracy", help="DPO held-out preference accuracy, from log-probabilities "
-                                                   "and/or a judge")
+                                                   "and/or a judge",
+                       description="Accuracy from the log-probabilities when the rows carry them; a judge runs only "
+                                   "when --judge is given (then auto, llm or offline as for 'judge').")
     p.add_argument("--pairs", required=True, help="held-out pairs: id, prompt, chosen, rejected and, for the "
                                                   "implicit reward, " + ", ".join(LOGP_FIELDS) + " (no default)")
     p.add_argument("--output", help="write the figures as JSON here (default: stdout only)")

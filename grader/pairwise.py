@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .injection import detect_injection
 from .io import read_json, read_rows
 from .rubric import Rubric, _defang, parse_rubric
 from .types import InputError, JudgeUnavailable
@@ -239,6 +240,9 @@ def judge_one(pair: Pair, judge, fallback) -> dict:
         flags.append("empty_candidate")
     if not pair.baseline.strip():
         flags.append("empty_baseline")
+    for who, text in (("candidate", pair.candidate), ("baseline", pair.baseline)):
+        if detect_injection(text):  # text addressed to the judge: flagged whichever judge decided
+            flags.append(f"{who}:possible_prompt_injection")
     return {"id": pair.id, "orders": [o.as_dict() for o in v.orders], "consistent": v.consistent,
             "outcome": v.outcome, "label": pair.label, "judge": v.judge, "tokens_used": v.tokens_used,
             "calls": v.calls, "cached": v.cached, "flags": list(dict.fromkeys(flags)), **v.detail,
