@@ -113,6 +113,8 @@ def tally_summary(pair_ids: list[str], editors: list[str], choices: np.ndarray, 
            "bootstrap": n_boot, "pooled": _rate(pooled, target, seed, n_boot),
            "per_editor": {ed: _rate(scores[:, j], target, seed, n_boot) for j, ed in enumerate(editors)}}
     out["pooled"]["power"] = power_figures(len(pair_ids), target, 0.0)
+    out["pooled"]["power"]["method"] = ("exact power of the binomial test: the bound test's power when the editors "
+                                        "always agree; with editors who disagree it is lower (a conservative test)")
     if len(editors) >= 2:
         out["agreement"] = editor_agreement(choices, n_boot=n_boot, seed=seed)
     if judge_outcomes is not None:
