@@ -64,3 +64,16 @@ validate-refusal: $(STAMP)
 coverage: $(STAMP)
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/error_rates.py
+
+.PHONY: winrate
+## Head-to-head win rate on the example grant paragraphs, offline end to end: judge, blind sheets, simulated
+## editors, tally (out/winrate/)
+winrate: $(STAMP)
+	rm -rf out/winrate/sheets
+	$(BIN)/python winrate.py judge --pairs examples/winrate/pairs.jsonl --output-dir out/winrate/judge --judge offline
+	$(BIN)/python winrate.py sheets --pairs examples/winrate/pairs.jsonl --editors 3 --output-dir out/winrate/sheets
+	$(BIN)/python examples/winrate/simulate_editors.py --pairs examples/winrate/pairs.jsonl --sheets out/winrate/sheets
+	$(BIN)/python winrate.py tally --sheets out/winrate/sheets --output-dir out/winrate/tally \
+		--verdicts out/winrate/judge/verdicts.jsonl
+	$(BIN)/python winrate.py preference-accuracy --pairs examples/winrate/heldout.jsonl --judge offline \
+		--output out/winrate/preference_accuracy.json

@@ -79,13 +79,15 @@ def _finite(text: str) -> float:
     return v
 
 
-def add_judge_args(p: argparse.ArgumentParser) -> None:
+def add_judge_args(p: argparse.ArgumentParser, spec_flags: tuple[str, ...] = ("--rubric-spec",),
+                   spec_help: str = "rubric spec JSON (default: rubric/release_notes.json)",
+                   spec_default: str = str(DEFAULT_SPEC)) -> None:
+    """The judge options; a script whose spec is not a rubric (winrate.py's pairwise spec) renames that option."""
     g = p.add_argument_group("judge")
     g.add_argument("--judge", choices=["auto", "llm", "offline"], default="auto",
                    help="auto = the LLM when OPENAI_API_KEY is set, otherwise the offline judge (default: auto)")
     g.add_argument("--model", default="gpt-4o-mini", help="LLM judge model (default: gpt-4o-mini)")
-    g.add_argument("--rubric-spec", default=str(DEFAULT_SPEC), metavar="PATH",
-                   help="rubric spec JSON (default: rubric/release_notes.json)")
+    g.add_argument(*spec_flags, dest="rubric_spec", default=spec_default, metavar="PATH", help=spec_help)
     g.add_argument("--input-field", metavar="NAME", default=None,
                    help="samples field holding the input (default: the spec's \"fields\", else input_ticket)")
     g.add_argument("--output-field", metavar="NAME", default=None,

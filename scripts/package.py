@@ -24,8 +24,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INCLUDE = ["run.py", "calibrate.py", "generate.py", "refusal.py", "audit.py", "report.py", "README.md", "requirements.txt",
-           "Dockerfile", "grader", "calibration", "rubric", "examples"]
+INCLUDE = ["run.py", "calibrate.py", "generate.py", "refusal.py", "winrate.py", "audit.py", "report.py", "README.md",
+           "requirements.txt", "Dockerfile", "grader", "calibration", "rubric", "examples"]
 EXCLUDE_PARTS = {"__pycache__", ".pytest_cache", ".venv", ".cache", "out", "dist", ".git"}
 EXCLUDE_SUFFIXES = {".pyc", ".pyo", ".sqlite", ".sqlite-wal", ".sqlite-shm", ".tmp"}
 MAX_BYTES = 20 * 1024 * 1024
