@@ -221,6 +221,10 @@ class JudgeClient:
                 del self._in_flight[key]
             flight.done.set()
 
+    def body_key(self, body: dict) -> str:
+        """The cache key of a request body as sent (e.g. a Batch API line of an earlier job)."""
+        return self._key(body)
+
     def keep_reply(self, messages: list[dict], response_format: dict, result: ChatResult) -> None:
         """Cache a reply that ``validate`` rejected, once the re-ask it led to was valid: a re-run then replays the
         same path (this reply, the re-ask, its valid answer) from the cache with zero calls. A reply whose re-ask
