@@ -39,7 +39,8 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--force", action="store_true", help="start even if the pre-flight estimate exceeds the budget")
     g.add_argument("--seed", type=int, default=0, help="decoding seed sent to the LLM, and every resampling seed")
     g.add_argument("--max-completion-tokens", type=positive_int, default=350, help="judge reply cap (default: 350)")
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM call before it is retried")
+    g.add_argument("--timeout", type=float, default=60.0,
+                   help="deadline in seconds for one LLM call, reply body included, before it is retried (default: 60)")
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
