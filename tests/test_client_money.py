@@ -90,11 +90,11 @@ def cli_samples(n, tag=""):
 def test_replies_without_usage_are_charged_at_their_worst_case(server, rubric):
     server.responder = lambda body: NoUsage()
     client = client_for(server, budget=0.002)
-    run = run_grade(client, rubric, items(40), concurrency=4)
-    every_sample_accounted(run, 40)
+    run = run_grade(client, rubric, items(20))
+    every_sample_accounted(run, 20)
     s = client.summary()
     assert list_usd(server) <= 0.002
-    assert 0 < s["calls"] < 40 and s["charged_at_worst_case"] == s["calls"]
+    assert 0 < s["calls"] < 20 and s["charged_at_worst_case"] == s["calls"]
     assert s["spent_usd"] >= list_usd(server) > 0
 
 
@@ -143,11 +143,11 @@ def test_an_o1_budget_holds_at_o1_list_price(server, rubric):
 # 4 ---------------------------------------------------------------------------------------------------------------
 def test_a_timed_out_call_is_charged_its_worst_case(server, rubric):
     server.responder = lambda body: Slow(0.6)  # the server finishes (and bills) each call after the client gave up
-    client = client_for(server, budget=0.003, timeout_s=0.2, max_attempts=1)
-    run = run_grade(client, rubric, items(30), concurrency=4)
+    client = client_for(server, budget=0.002, timeout_s=0.2, max_attempts=1)
+    run = run_grade(client, rubric, items(15))
     time.sleep(0.8)  # let the server finish what it was doing
-    every_sample_accounted(run, 30)
-    assert 0 < len(server.billed()) and list_usd(server) <= 0.003
+    every_sample_accounted(run, 15)
+    assert 0 < len(server.billed()) and list_usd(server) <= 0.002
     s = client.summary()
     assert s["charged_at_worst_case"] == s["calls"] and s["spent_usd"] >= list_usd(server)
 
