@@ -307,10 +307,16 @@ MAX_LISTED = 1000
 
 
 def _find_by_tag(client: JudgeClient, job: str):
-    """The newest batch tagged with this job (``metadata.job``) that can still deliver results, or None."""
+    """The newest batch tagged with this job (``metadata.job``) that may hold results not collected yet, or None.
+
+    A completed batch counts only if some of its requests succeeded: collecting it caches those, which changes the
+    pending requests and so the job, so a completed batch of this very job was never collected. One whose requests
+    all failed would only fail again: submitting anew is the retry."""
     seen = 0
     for b in _api(client, client.sdk.batches.list, limit=100):
-        if (b.metadata or {}).get("job") == job and b.status not in ("failed", "expired", "cancelled", "cancelling"):
+        counts = b.request_counts
+        usable = b.status not in TERMINAL or (b.status == "completed" and counts is not None and counts.completed > 0)
+        if (b.metadata or {}).get("job") == job and usable:
             print(f"batch: found {b.id} ({b.status}) already submitted for this job; no new submission",
                   file=sys.stderr)
             return b
@@ -339,6 +345,10 @@ def _collect_previous(client: JudgeClient, judge: LLMJudge, state_path: Path, jo
           "collecting it before submitting the rest", file=sys.stderr)
     waited = 0.0
     while batch.status not in TERMINAL:
+        if waited >= 2 * max_wait_s:
+            print(f"warning: batch {batch_id} still {batch.status} after cancelling it; not collected",
+                  file=sys.stderr)
+            return True
         if waited >= max_wait_s and batch.status != "cancelling":
             print(f"batch: cancelling {batch_id} (still {batch.status} after {waited:g}s)", file=sys.stderr)
             batch = _api(client, client.sdk.batches.cancel, batch_id)

@@ -310,3 +310,27 @@ def test_rerun_with_a_sample_added_collects_the_old_batch_and_submits_only_the_r
     assert len(server.billed()) == 4  # every sample paid once
     assert run.summary["batch"]["previous_batch"] == {"batch_id": old_id, "status": "completed", "reused": 3}
     assert not state.exists()
+
+
+def test_an_old_batch_that_does_not_end_in_time_is_cancelled_not_left_running(server, tmp_path, rubric):
+    state = tmp_path / "state.json"
+    judge, fallback = make_judge(server, tmp_path, rubric)
+
+    def interrupt(_s):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batch_run(judge, fallback, rubric, samples(3), state, sleep=interrupt)
+    old_id = json.loads(state.read_text())["batch_id"]
+    server.batch_polls_to_complete = 10 ** 6  # the old batch would run for hours
+
+    def poll(_s):
+        if server.batches[old_id]["status"] == "cancelled":
+            server.batch_polls_to_complete = 1  # the new one completes at its first poll
+
+    judge, fallback = make_judge(server, tmp_path, rubric)
+    run = batch_run(judge, fallback, rubric, samples(4), state, sleep=poll, max_wait_s=0.005)
+    assert server.batches[old_id]["status"] == "cancelled"
+    assert run.summary["batch"]["previous_batch"] == {"batch_id": old_id, "status": "cancelled", "reused": 0}
+    [new] = [b for b in server.batches.values() if b["id"] != old_id]
+    assert new["request_counts"]["total"] == 4 and all(r["judge"] == LLM for r in run.results)
