@@ -210,29 +210,33 @@ def test_a_dead_endpoint_still_stops_after_sustained_failure(server, rubric):
 
 
 # 8 ---------------------------------------------------------------------------------------------------------------
-def test_a_judgment_that_needed_a_reask_is_free_on_a_rerun(server, tmp_path):
+def test_a_judgment_that_needed_a_reask_is_free_on_a_rerun(server, rubric, tmp_path):
     server.script(Content("not json"), Valid(scores=SCORES))
-    proc, first, _ = cli(server, tmp_path, cli_samples(3), "--concurrency", "1")
-    assert proc.returncode == 0 and len(server.chat_calls()) == 4
-    assert first[0]["flags"] == ["judge_output_invalid_retried"] and first[0]["scores"] == SCORES
-    proc, again, summary = cli(server, tmp_path, cli_samples(3), "--concurrency", "1", name="again")
-    assert proc.returncode == 0 and len(server.chat_calls()) == 4 and summary["api"]["calls"] == 0
+    client = client_for(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+    first = run_grade(client, rubric, items(3))
+    assert len(server.chat_calls()) == 4
+    assert first.results[0]["flags"] == ["judge_output_invalid_retried"] and first.results[0]["scores"] == SCORES
+    client = client_for(server, cache=ResponseCache(tmp_path / "c.sqlite"))  # a new run on the same cache
+    again = run_grade(client, rubric, items(3))
+    assert len(server.chat_calls()) == 4 and client.summary()["calls"] == 0
     strip = lambda rs: [{k: v for k, v in r.items() if k != "latency_ms"} for r in rs]  # noqa: E731
-    assert strip(again) == strip(first)
+    assert strip(again.results) == strip(first.results)
 
 
 # 9 ---------------------------------------------------------------------------------------------------------------
-def test_a_spec_change_the_llm_never_sees_keeps_the_cache(server, tmp_path):
-    proc, _, _ = cli(server, tmp_path, cli_samples(5))
-    assert proc.returncode == 0 and len(server.chat_calls()) == 5
+def test_a_spec_change_the_llm_never_sees_keeps_the_cache(server, rubric, tmp_path):
+    run_grade(client_for(server, cache=ResponseCache(tmp_path / "c.sqlite")), rubric, items(5))
+    assert len(server.chat_calls()) == 5
     spec = json.loads((ROOT / "rubric" / "release_notes.json").read_text())
     dim, checks = next(iter(spec["offline"].items()))
     check = next(iter(checks))
     spec["offline"][dim][check] = checks[check] + 0.5  # an offline-judge weight: not in the request body
-    spec_path = write_json(tmp_path / "spec.json", spec)
-    proc, _, summary = cli(server, tmp_path, cli_samples(5), "--rubric-spec", str(spec_path), name="weights")
-    assert proc.returncode == 0, proc.stderr
-    assert len(server.chat_calls()) == 5 and summary["api"]["cache_hits"] == 5
+    edited = load_rubric(write_json(tmp_path / "spec.json", spec))
+    assert edited.spec_sha256 != rubric.spec_sha256
+    client = client_for(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+    run = run_grade(client, edited, items(5))
+    assert len(server.chat_calls()) == 5 and client.summary()["cache_hits"] == 5
+    assert all(r["judge"] == LLM for r in run.results)
 
 
 # 10 --------------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from tests.conftest import GOOD_NOTE, TICKET
 from tests.fake_openai import (Content, ContentParts, Drop, FakeOpenAI, Html, InsufficientQuota, Malformed,
                                NoUsage, NullCounter, NullMessage, RateLimit, ServerError, Slow, Status, Trickle, Valid)
 
-TRIALS = 14
+TRIALS = 24
 FAULTS = [
     lambda: NoUsage(), lambda: NullCounter("completion_tokens"), lambda: NullCounter("prompt_tokens"),
     lambda: NullMessage(), lambda: ContentParts(), lambda: ContentParts(Content("not json")), lambda: Html(),
