@@ -262,12 +262,14 @@ def test_settling_cannot_race_the_next_reservation(rubric, monkeypatch):
     with FakeOpenAI(usage=(exact_prompt_tokens, 350)) as server:
         client = client_for(server, budget=1.0)
         budget = 14.5 * client.worst_case_usd(LLMJudge(rubric, client).messages(same[0]))
-        client = client_for(server, budget=budget)
         jitter = random.Random(0)
         server.responder = lambda body: Slow(jitter.uniform(0, 0.006))  # calls end at scattered times
-        run_grade(client, rubric, same, concurrency=6)
-        assert len(server.billed()) == 14 and list_usd(server) <= budget * (1 + 1e-9), list_usd(server) / budget
-        assert client.summary()["spent_usd"] == pytest.approx(list_usd(server), abs=1e-6)
+        for _ in range(3):  # a race: three chances to hit the window
+            server.requests.clear()
+            client = client_for(server, budget=budget)
+            run_grade(client, rubric, same, concurrency=6)
+            assert len(server.billed()) == 14 and list_usd(server) <= budget * (1 + 1e-9), list_usd(server) / budget
+            assert client.summary()["spent_usd"] == pytest.approx(list_usd(server), abs=1e-6)
 
 
 # 12 --------------------------------------------------------------------------------------------------------------
