@@ -133,7 +133,7 @@ def preflight(judge, items: list[RefusalItem], args: argparse.Namespace) -> dict
                                                                    judge.spec.spec_sha256)) is None]
     prompt_tokens = sum(count_message_tokens(m) for m in todo)
     cap = len(todo) * client.decoding.max_completion_tokens
-    worst = cost_usd(client.decoding.model, prompt_tokens, cap)
+    worst = client.cost_usd(prompt_tokens, cap)
     est = {"calls_to_make": len(todo), "prompt_tokens": prompt_tokens, "completion_tokens_cap": cap,
            "worst_case_usd": round(worst, 4), "budget_usd": client.budget_usd,
            "token_count_method": token_count_method()}

@@ -11,7 +11,11 @@ fallback rules and the flags are shared, not copied.
    submitted and those samples are graded offline, flagged ``fallback_offline:budget_exhausted``.
 3. One ``files.create`` + one ``batches.create``; the state file (``state_path``) is written atomically right after.
    A run started again for the same job (same request lines, same endpoint) finds it and resumes polling that batch
-   instead of paying again; a state file for another job is ignored with a warning and overwritten.
+   instead of paying again. Without a state file (say ``batches.create`` timed out after the server had created the
+   batch) the batches tagged with this job's ``metadata.job`` are looked up before anything is submitted, and after
+   a create that got no answer. A state file for ANOTHER job (the samples changed after an interrupted run) is not
+   dropped: that batch is paid for, so it is collected (cancelled first if it does not end within ``max_wait_s``),
+   its valid judgments are cached and reused, and only what it did not cover is submitted.
 4. Poll until the batch ends; a valid judgment is cached (a re-run is free) and its spend accounted at the batch price.
    Per sample: an invalid judgment is asked again online once (``judge.judge``: retries and budget apply), else it
    falls back (``fallback_offline:invalid_judgment`` + ``judge_output_invalid``); a request that errored ->
@@ -37,11 +41,11 @@ import openai
 
 from .cache import CachedResponse
 from .client import JudgeClient, is_retryable, parse_usage
+from .pricing import content_text
 from .grading import GradeRun, grade_one, summarize
 from .io import write_json_atomic
 from .judges import Judge
 from .judges.llm import LLMJudge
-from .pricing import cost_usd, count_message_tokens
 from .rubric import Rubric
 from .types import BudgetExhausted, JudgeUnavailable, Judgment, Sample
 
@@ -72,10 +76,11 @@ class _BatchInfo:
     status: str = "not_submitted"
     request_counts: dict = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
     resumed: bool = False
+    previous: dict | None = None  # an earlier job's batch found in the state file: collected and reused
 
     def as_dict(self) -> dict:
         return {"batch_id": self.batch_id, "status": self.status, "request_counts": dict(self.request_counts),
-                "resumed": self.resumed}
+                "resumed": self.resumed, "previous_batch": self.previous}
 
 
 def grade_batch(samples: list[Sample], rubric: Rubric, judge: LLMJudge, fallback: Judge, state_path: str | Path,
@@ -147,7 +152,17 @@ def _run_batch(requests: list[_Request], rubric: Rubric, judge: LLMJudge, state_
             outcomes.setdefault(r.index, JudgeUnavailable(reason, detail))
 
     try:
+        if _collect_previous(client, judge, state_path, job, poll_interval_s, sleep, max_wait_s, info):
+            requests[:] = [r for r in requests if client.cache is None or client.cache.get(client.body_key(r.body)) is None]
+            if not requests:
+                state_path.unlink(missing_ok=True)
+                return
+            job = _job_hash(client, requests)
         batch = _resume(client, state_path, job)
+        if batch is None:
+            batch = _find_by_tag(client, job)
+            if batch is not None:
+                _write_state(state_path, batch, batch.input_file_id, job, len(requests))
     except (openai.OpenAIError, ValueError) as e:
         print(f"warning: cannot read the batch recorded in {state_path} ({_describe(e)}); {len(requests)} sample(s) "
               "are graded offline and flagged. Run again to resume it", file=sys.stderr)
@@ -258,9 +273,7 @@ def _resume(client: JudgeClient, state_path: Path, job: str):
 
 
 def _check_budget(client: JudgeClient, requests: list[_Request]) -> None:
-    d = client.decoding
-    worst = sum(cost_usd(d.model, count_message_tokens(r.messages), d.max_completion_tokens, batch=True)
-                for r in requests)
+    worst = sum(client.worst_case_usd(r.messages, batch=True) for r in requests)
     client.check_budget(worst, f"a batch of {len(requests)} request(s) at the batch price")
 
 
@@ -269,13 +282,112 @@ def _submit(client: JudgeClient, requests: list[_Request], job: str, state_path:
     upload = _api(client, sdk.files.create, file=("batch_input.jsonl", _jsonl(requests), "application/jsonl"),
                   purpose="batch")
     # Not retried on timeouts or dropped connections: the batch may have been created, and a second one is paid twice.
-    batch = _api(client, sdk.batches.create, input_file_id=upload.id, endpoint=ENDPOINT,
-                 completion_window="24h", metadata={"job": job}, create=True)
-    write_json_atomic(state_path, {"batch_id": batch.id, "input_file_id": upload.id, "job": job,
-                                   "created_at": batch.created_at, "n_requests": len(requests)})
+    # Looked up by its job tag instead: if the server created it, that one is used.
+    try:
+        batch = _api(client, sdk.batches.create, input_file_id=upload.id, endpoint=ENDPOINT,
+                     completion_window="24h", metadata={"job": job}, create=True)
+    except openai.APIConnectionError:
+        batch = _find_by_tag(client, job)
+        if batch is None:
+            raise
+        print(f"batch: the submission got no answer, but batch {batch.id} was created for this job: using it",
+              file=sys.stderr)
+    _write_state(state_path, batch, upload.id, job, len(requests))
     print(f"batch: submitted {batch.id} ({len(requests)} request(s); state in {state_path}, "
           "an interrupted run resumes it)", file=sys.stderr)
     return batch
+
+
+def _write_state(state_path: Path, batch, input_file_id: str, job: str, n_requests: int) -> None:
+    write_json_atomic(state_path, {"batch_id": batch.id, "input_file_id": input_file_id, "job": job,
+                                   "created_at": batch.created_at, "n_requests": n_requests})
+
+
+MAX_LISTED = 1000
+
+
+def _find_by_tag(client: JudgeClient, job: str):
+    """The newest batch tagged with this job (``metadata.job``) that may hold results not collected yet, or None.
+
+    A completed batch counts only if some of its requests succeeded: collecting it caches those, which changes the
+    pending requests and so the job, so a completed batch of this very job was never collected. One whose requests
+    all failed would only fail again: submitting anew is the retry."""
+    seen = 0
+    for b in _api(client, client.sdk.batches.list, limit=100):
+        counts = b.request_counts
+        usable = b.status not in TERMINAL or (b.status == "completed" and counts is not None and counts.completed > 0)
+        if (b.metadata or {}).get("job") == job and usable:
+            print(f"batch: found {b.id} ({b.status}) already submitted for this job; no new submission",
+                  file=sys.stderr)
+            return b
+        seen += 1
+        if seen >= MAX_LISTED:
+            break
+    return None
+
+
+def _collect_previous(client: JudgeClient, judge: LLMJudge, state_path: Path, job: str, poll_interval_s: float,
+                      sleep: Callable[[float], None], max_wait_s: float, info: _BatchInfo) -> bool:
+    """Collect the batch of an EARLIER job recorded in the state file (it is paid for): wait for it, cancel it if it
+    does not end within ``max_wait_s``, cache its valid judgments. True when there was one."""
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        batch_id, input_file_id, state_job = state["batch_id"], state["input_file_id"], state["job"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if state_job == job:
+        return False
+    try:
+        batch = _api(client, client.sdk.batches.retrieve, batch_id)
+    except openai.NotFoundError:
+        return False
+    print(f"batch: the state file {state_path} holds batch {batch_id} of an earlier job ({batch.status}); "
+          "collecting it before submitting the rest", file=sys.stderr)
+    waited = 0.0
+    while batch.status not in TERMINAL:
+        if waited >= 2 * max_wait_s:
+            print(f"warning: batch {batch_id} still {batch.status} after cancelling it; not collected",
+                  file=sys.stderr)
+            return True
+        if waited >= max_wait_s and batch.status != "cancelling":
+            print(f"batch: cancelling {batch_id} (still {batch.status} after {waited:g}s)", file=sys.stderr)
+            batch = _api(client, client.sdk.batches.cancel, batch_id)
+            continue
+        sleep(poll_interval_s)
+        waited += poll_interval_s
+        batch = _api(client, client.sdk.batches.retrieve, batch_id)
+    bodies = {line.get("custom_id"): line.get("body") for line in _read_lines(client, input_file_id)}
+    reused = 0
+    for line in _read_lines(client, batch.output_file_id):
+        body = bodies.get(line.get("custom_id")) if isinstance(line, dict) else None
+        if not isinstance(body, dict):
+            continue
+        worst = client.worst_case_usd(body.get("messages") or [], batch=True)
+        judged = _valid_reply(line, judge, client, worst)
+        if judged is not None and client.cache is not None:
+            client.cache.put(client.body_key(body), judged, str(body.get("model")))
+            reused += 1
+    info.previous = {"batch_id": batch_id, "status": batch.status, "reused": reused}
+    state_path.unlink(missing_ok=True)  # collected: its state must not be resumed or reported as foreign
+    print(f"batch: {batch_id} {batch.status}; {reused} judgment(s) reused", file=sys.stderr)
+    return True
+
+
+def _valid_reply(line: dict, judge: LLMJudge, client: JudgeClient, worst: float) -> CachedResponse | None:
+    """A batch output line's reply, accounted at the batch price, if it is a valid judgment."""
+    response = line.get("response") if isinstance(line.get("response"), dict) else None
+    body = response.get("body") if response else None
+    if not response or response.get("status_code") != 200 or not isinstance(body, dict):
+        return None
+    client.record_usage(body.get("usage"), batch=True, worst_usd=worst)
+    try:
+        message = body["choices"][0]["message"]
+        content = content_text(message.get("content"))
+        judge.parse(content)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return None
+    pt, ct, cached = parse_usage(body.get("usage"))
+    return CachedResponse(content, pt, ct, cached)
 
 
 def _api(client: JudgeClient, fn, *args, create: bool = False, **kwargs):
@@ -329,11 +441,12 @@ def _outcome(line: dict, r: _Request, rubric: Rubric, judge: LLMJudge) -> Judgme
         kind = f"batch_{status or code or 'error'}"
         client.count_error(kind)
         return JudgeUnavailable("batch_error", detail)
-    usage = body.get("usage") or {}
+    usage = body.get("usage")
     pt, ct, cached = parse_usage(usage)
-    client.record_usage(usage, batch=True)  # billed whether or not the judgment is usable
+    # billed whether or not the judgment is usable; usage that cannot be read is charged at the worst case
+    client.record_usage(usage, batch=True, worst_usd=client.worst_case_usd(r.messages, batch=True))
     try:
-        content = body["choices"][0]["message"].get("content") or ""
+        content = content_text(body["choices"][0]["message"].get("content"))
     except (KeyError, IndexError, TypeError, AttributeError):
         return JudgeUnavailable("batch_error", "response body is not a chat completion")
     try:

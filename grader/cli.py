@@ -15,7 +15,7 @@ from .client import Decoding, JudgeClient
 from .judges import Judge
 from .judges.llm import LLMJudge
 from .judges.offline import OfflineJudge
-from .pricing import PRICES_READ_ON, cost_usd, count_message_tokens, price_for, token_count_method
+from .pricing import PRICES_READ_ON, count_message_tokens, parse_price_per_mtok, price_for, token_count_method
 from .rubric import DEFAULT_SPEC, Rubric, load_rubric
 from .types import InputError, Sample
 
@@ -95,13 +95,16 @@ def add_judge_args(p: argparse.ArgumentParser, spec_flags: tuple[str, ...] = ("-
     g.add_argument("--concurrency", type=positive_int, default=8, help="concurrent LLM calls (default: 8)")
     g.add_argument("--budget-usd", type=budget_usd, default=DEFAULT_BUDGET_USD,
                    help=f"stop calling the LLM before this much is spent (default: {DEFAULT_BUDGET_USD})")
+    g.add_argument("--price-per-mtok", metavar="IN,OUT", default=None,
+                   help="USD per 1M prompt,completion tokens for the budget (default: the list price of --model; "
+                        "a model not in the price table is priced at an upper bound of every listed price)")
     g.add_argument("--force", action="store_true",
                    help="start even if the pre-flight estimate exceeds the budget (default: off)")
     g.add_argument("--seed", type=int, default=0,
                    help="decoding seed sent to the LLM, and every resampling seed (default: 0)")
     g.add_argument("--max-completion-tokens", type=positive_int, default=350, help="judge reply cap (default: 350)")
     g.add_argument("--timeout", type=positive_float, default=60.0,
-                   help="seconds per LLM call before it is retried (default: 60)")
+                   help="deadline in seconds for one LLM call, reply body included, before it is retried (default: 60)")
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache (default: off)")
@@ -145,11 +148,19 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
         # The LLM parameters are still recorded (marked unused) so that rubric.json fully describes the LLM judge.
         return JudgeSetup(rubric, offline, offline, None, {"judge": "offline", "llm_used": False, **llm_params})
     cache = None if args.no_cache else open_cache(args.cache)
-    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout)
+    price = None
+    if getattr(args, "price_per_mtok", None):
+        try:
+            price = parse_price_per_mtok(args.price_per_mtok)
+        except ValueError as e:
+            raise InputError("--price-per-mtok", str(e)) from None
+    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout, price=price)
     judge = LLMJudge(rubric, client)
     _, known = price_for(args.model)
+    unlisted = (f"; {args.model} is not in the price table (read on {PRICES_READ_ON}): priced at an upper bound, "
+                f"${client.price.input:g}/${client.price.output:g} per 1M tokens; pass --price-per-mtok IN,OUT")
     print(f"judge: {judge.name} at {client.endpoint} (budget ${args.budget_usd:g}"
-          + ("" if known else "; unknown model, priced at the most expensive known model") + ")", file=sys.stderr)
+          + ("" if known or price else unlisted) + ")", file=sys.stderr)
     record = {"judge": judge.name, "llm_used": True, **llm_params, "endpoint": client.endpoint,
               "cache": str(cache.path) if cache else None}
     return JudgeSetup(rubric, judge, offline, client, record)
@@ -188,11 +199,13 @@ def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool
             continue
         to_call += 1
         prompt_tokens += count_message_tokens(msgs)
-    worst = cost_usd(d.model, prompt_tokens, to_call * d.max_completion_tokens, batch=batch)
+    worst = client.cost_usd(prompt_tokens, to_call * d.max_completion_tokens, batch=batch)
     est = {"samples_to_call": to_call, "prompt_tokens": prompt_tokens,
            "completion_tokens_cap": to_call * d.max_completion_tokens, "worst_case_usd": round(worst, 4),
            "budget_usd": client.budget_usd, "batch_price": batch, "token_count_method": token_count_method(),
-           "prices_read_on": PRICES_READ_ON}
+           "prices_read_on": PRICES_READ_ON,
+           "price_per_mtok": {"input": client.price.input, "output": client.price.output,
+                              "source": client.price_source}}
     print(f"pre-flight: {to_call} call(s), ~{prompt_tokens} prompt tokens ({est['token_count_method']}), "
           f"worst case ${worst:.4f} of ${client.budget_usd:g} budget", file=sys.stderr)
     est["decision"] = "within_budget"

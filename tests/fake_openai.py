@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "FakeOpenAI", "Recorded",
     "Valid", "RateLimit", "ServerError", "Drop", "Malformed", "Content", "PaymentRequired", "Slow", "Status",
+    "NoUsage", "NullCounter", "NullMessage", "ContentParts", "InsufficientQuota", "Html", "Trickle",
     "default_scores", "schema_dimensions", "schema_label_enum", "user_text",
 ]
 
@@ -119,6 +120,52 @@ class Status:
 
 
 @dataclass
+class NoUsage:
+    """``then`` (a Valid or Content) with the ``usage`` object left out of the reply; the work is still done."""
+    then: Any = field(default_factory=Valid)
+
+
+@dataclass
+class NullCounter:
+    """``then`` with ``usage[counter]`` sent as null."""
+    counter: str = "completion_tokens"
+    then: Any = field(default_factory=Valid)
+
+
+@dataclass
+class NullMessage:
+    """A 200 chat.completion whose ``choices[0].message`` is null (usage still reported)."""
+
+
+@dataclass
+class ContentParts:
+    """``then`` with its message content sent as a list of text parts (split in two) instead of a string."""
+    then: Any = field(default_factory=Valid)
+
+
+@dataclass
+class InsufficientQuota:
+    """OpenAI's real out-of-credit answer: 429 with code ``insufficient_quota`` (optionally a Retry-After)."""
+    retry_after: Optional[float] = None
+
+
+@dataclass
+class Html:
+    """200 with an HTML page (a proxy's or captive portal's), ``text/html``."""
+    body: str = "<html><body><h1>Service temporarily unavailable</h1></body></html>"
+
+
+@dataclass
+class Trickle:
+    """``then``'s full headers at once, then its body ``chunk`` bytes every ``interval_s`` (forever if ``forever``:
+    the body is padded with spaces without end)."""
+    chunk: int = 25
+    interval_s: float = 0.4
+    then: Any = field(default_factory=Valid)
+    forever: bool = False
+
+
+@dataclass
 class Recorded:
     method: str
     path: str
@@ -128,6 +175,8 @@ class Recorded:
     t_end: Optional[float] = None   # time.monotonic() after the response was written (or the socket dropped)
     status: Optional[int] = None    # None for Drop (and until the response is written)
     action: Optional[str] = None    # action class name for chat calls, e.g. "files.create" for the others
+    billed: Optional[tuple[int, int]] = None  # (prompt, completion) tokens of a completion the server produced,
+    #                                           whether or not the reply showed usage or the client read it
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -348,11 +397,36 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(action.seconds)
             action = action.then
         try:
-            rendered = fake._render(action, body)
+            rendered = fake._render(action, body, rec)
         except Exception as exc:
             fake.errors.append(traceback.format_exc())
             rendered = _json_response(500, _err(f"fake server bug: {exc!r}", "server_error"))
+        if isinstance(action, Trickle) and rendered is not None:
+            self._trickle(rec, rendered, action)
+            return
         self._write(rec, rendered)
+
+    def _trickle(self, rec: Recorded, rendered: tuple[int, dict, bytes, str], action: Trickle) -> None:
+        status, _headers, body, ctype = rendered
+        length = 10 ** 9 if action.forever else len(body)
+        head = (f"HTTP/1.1 {status} OK\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n"
+                "Connection: close\r\n\r\n").encode("latin-1")
+        self.close_connection = True
+        rec.status = status
+        try:
+            self.wfile.write(head)
+            self.wfile.flush()
+            sent = 0
+            while sent < length:
+                piece = body[sent:sent + action.chunk] if sent < len(body) else b" " * action.chunk
+                self.wfile.write(piece)
+                self.wfile.flush()
+                sent += len(piece)
+                if sent < length:
+                    time.sleep(action.interval_s)
+        except OSError:
+            pass  # the client hung up
+        rec.t_end = time.monotonic()
 
 
 def _json_response(status: int, obj: Any, headers: Optional[dict] = None) -> tuple[int, dict, bytes, str]:
@@ -401,6 +475,7 @@ class FakeOpenAI:
                  usage: tuple[Optional[Callable[[dict], int]], int] = (None, 60), *,
                  host: str = "127.0.0.1", port: int = 0, batch_polls_to_complete: int = 2) -> None:
         self.latency_s = latency_s
+        self.batch_create_delay_s = 0.0  # batches.create creates the batch, then waits this long before answering
         self.scores_fn = scores_fn or default_scores          # (dimension, options, user_message) -> value
         self.prompt_tokens_fn = usage[0] or _default_prompt_tokens
         self.completion_tokens = usage[1]
@@ -479,6 +554,11 @@ class FakeOpenAI:
             return [r for r in self.requests
                     if r.method == "POST" and r.path in ("/v1/chat/completions", "/chat/completions")]
 
+    def billed(self) -> list[tuple[int, int]]:
+        """(prompt, completion) tokens of every completion the server produced (HTTP or batch line), shown or not."""
+        with self._lock:
+            return [r.billed for r in [*self.requests, *self.batch_requests] if r.billed]
+
     def _record(self, rec: Recorded) -> None:
         with self._lock:
             self.requests.append(rec)
@@ -535,17 +615,49 @@ class FakeOpenAI:
             scores = {dim: self.scores_fn(dim, opts, text) for dim, opts in schema_dimensions(body).items()}
         return {"rationale": action.rationale, "scores": scores, "injection_attempt": action.injection_attempt}
 
-    def _render(self, action: Any, body: dict) -> _Rendered:
-        """Turn a (non-Slow) action into (status, headers, body, content type); None for Drop."""
+    def _completion_obj(self, action: Any, body: dict) -> dict:
+        """The chat.completion a (possibly wrapped) Valid / Content action produces, before any fault is applied."""
+        if isinstance(action, (NoUsage, NullCounter, ContentParts, Trickle)):
+            return self._completion_obj(action.then, body)
         if isinstance(action, Valid):
             if not (body or {}).get("response_format"):  # plain-text generation: a deterministic fake answer
                 text = user_text(body)
                 content = f"Fake completion {zlib.crc32(text.encode('utf-8')):08x} (seed {body.get('seed')})."
-                return _json_response(200, self.completion(body, content, action.usage))
-            content = json.dumps(self.judgment(body, action))
-            return _json_response(200, self.completion(body, content, action.usage))
+                return self.completion(body, content, action.usage)
+            return self.completion(body, json.dumps(self.judgment(body, action)), action.usage)
         if isinstance(action, Content):
-            return _json_response(200, self.completion(body, action.text, action.usage, action.finish_reason))
+            return self.completion(body, action.text, action.usage, action.finish_reason)
+        if isinstance(action, NullMessage):
+            return self.completion(body, "")
+        raise TypeError(f"{action!r} does not produce a completion")
+
+    def _render(self, action: Any, body: dict, rec: Optional[Recorded] = None) -> _Rendered:
+        """Turn a (non-Slow) action into (status, headers, body, content type); None for Drop."""
+        if isinstance(action, (Valid, Content, NoUsage, NullCounter, NullMessage, ContentParts, Trickle)):
+            obj = self._completion_obj(action, body)
+            u = obj["usage"]
+            if rec is not None:
+                rec.billed = (u["prompt_tokens"], u["completion_tokens"])
+            while isinstance(action, Trickle):
+                action = action.then
+            if isinstance(action, NoUsage):
+                del obj["usage"]
+            elif isinstance(action, NullCounter):
+                u[action.counter] = None
+            elif isinstance(action, NullMessage):
+                obj["choices"][0]["message"] = None
+            elif isinstance(action, ContentParts):
+                text = obj["choices"][0]["message"]["content"]
+                half = len(text) // 2
+                obj["choices"][0]["message"]["content"] = [{"type": "text", "text": text[:half]},
+                                                           {"type": "text", "text": text[half:]}]
+            return _json_response(200, obj)
+        if isinstance(action, InsufficientQuota):
+            headers = {} if action.retry_after is None else {"Retry-After": f"{action.retry_after:g}"}
+            return _json_response(429, _err("You exceeded your current quota, please check your plan and billing "
+                                            "details.", "insufficient_quota", "insufficient_quota"), headers)
+        if isinstance(action, Html):
+            return 200, {}, action.body.encode("utf-8"), "text/html; charset=utf-8"
         if isinstance(action, RateLimit):
             headers = {}
             if action.retry_after is not None:
@@ -572,7 +684,7 @@ class FakeOpenAI:
             data = action.body if isinstance(action.body, bytes) else str(action.body).encode("utf-8")
             return action.code, headers, data, ctype or "text/plain; charset=utf-8"
         if isinstance(action, Slow):
-            return self._render(action.then, body)
+            return self._render(action.then, body, rec)
         if isinstance(action, Drop):
             return None
         raise TypeError(f"unknown action {action!r}")
@@ -688,7 +800,10 @@ class FakeOpenAI:
                 self.batches[b["id"]] = b
             if b["status"] != "failed" and self.batch_polls_to_complete <= 0:
                 self._complete_batch(b)
-            return _json_response(200, self._batch_obj(b))
+            obj = self._batch_obj(b)
+        if self.batch_create_delay_s > 0:  # created, but the client may have given up waiting for the answer
+            time.sleep(self.batch_create_delay_s)
+        return _json_response(200, obj)
 
     def _batch_lines(self, b: dict) -> list[dict]:
         data = self.files[b["input_file_id"]]["data"].decode("utf-8")
@@ -767,7 +882,9 @@ class FakeOpenAI:
             while isinstance(action, Slow):
                 action = action.then
             line: dict = {"id": _new_id("batch_req_"), "custom_id": item["custom_id"]}
-            rendered = self._render(action, body)
+            while isinstance(action, Trickle):
+                action = action.then
+            rendered = self._render(action, body, rec)
             if rendered is None:
                 line.update(response=None, error={"code": "server_error",
                                                   "message": "The connection was closed (fake Drop)."})
@@ -780,10 +897,9 @@ class FakeOpenAI:
                     resp_body = data.decode("utf-8", "replace")
                 line.update(response={"status_code": status, "request_id": _new_id("req_"),
                                       "body": resp_body}, error=None)
-                if 200 <= status < 300 and isinstance(resp_body, dict):
-                    u = resp_body.get("usage") or {}
-                    usage["input_tokens"] += int(u.get("prompt_tokens", 0))
-                    usage["output_tokens"] += int(u.get("completion_tokens", 0))
+                if rec.billed:
+                    usage["input_tokens"] += rec.billed[0]
+                    usage["output_tokens"] += rec.billed[1]
             rec.status, rec.t_end = status, time.monotonic()
             with self._lock:
                 self.batch_requests.append(rec)

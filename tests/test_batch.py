@@ -273,3 +273,64 @@ def test_run_py_batch_end_to_end(server, tmp_path, samples_file):
     assert actions(server, "files.create", "batches.create") == ["files.create", "batches.create"]
     assert server.chat_calls() == [] and not (tmp_path / "results.batch.json").exists()
     assert "batch: submitted" in proc.stderr
+
+
+def test_a_batch_created_despite_a_client_timeout_is_found_by_its_job_tag(server, tmp_path, rubric):
+    items = samples(3)
+    server.batch_create_delay_s = 1.0  # the batch exists before the answer, which the client stops waiting for
+    judge, fallback = make_judge(server, tmp_path, rubric)
+    judge.client.sdk = judge.client.sdk.with_options(timeout=0.3)
+    state = tmp_path / "state.json"
+    run = batch_run(judge, fallback, rubric, items, state)
+    server.batch_create_delay_s = 0.0
+    judge, fallback = make_judge(server, tmp_path, rubric)  # and a re-run
+    again = batch_run(judge, fallback, rubric, items, state)
+    assert len(server.batches) == 1  # paid once
+    assert len(server.billed()) == 3
+    assert all(r["judge"] == LLM for r in run.results) and all(r["judge"] == LLM for r in again.results)
+
+
+def test_rerun_with_a_sample_added_collects_the_old_batch_and_submits_only_the_rest(server, tmp_path, rubric):
+    state = tmp_path / "state.json"
+    judge, fallback = make_judge(server, tmp_path, rubric)
+
+    def interrupt(_s):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batch_run(judge, fallback, rubric, samples(3), state, sleep=interrupt)
+    old_id = json.loads(state.read_text())["batch_id"]
+
+    judge, fallback = make_judge(server, tmp_path, rubric)  # started again, one sample added
+    run = batch_run(judge, fallback, rubric, samples(4), state)
+    assert all(r["judge"] == LLM for r in run.results)
+    assert server.batches[old_id]["status"] in ("completed", "cancelled")  # not left running unseen
+    new = [b for b in server.batches.values() if b["id"] != old_id]
+    assert len(new) == 1 and new[0]["request_counts"]["total"] == 1  # only the sample the old batch did not cover
+    assert len(server.billed()) == 4  # every sample paid once
+    assert run.summary["batch"]["previous_batch"] == {"batch_id": old_id, "status": "completed", "reused": 3}
+    assert not state.exists()
+
+
+def test_an_old_batch_that_does_not_end_in_time_is_cancelled_not_left_running(server, tmp_path, rubric):
+    state = tmp_path / "state.json"
+    judge, fallback = make_judge(server, tmp_path, rubric)
+
+    def interrupt(_s):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batch_run(judge, fallback, rubric, samples(3), state, sleep=interrupt)
+    old_id = json.loads(state.read_text())["batch_id"]
+    server.batch_polls_to_complete = 10 ** 6  # the old batch would run for hours
+
+    def poll(_s):
+        if server.batches[old_id]["status"] == "cancelled":
+            server.batch_polls_to_complete = 1  # the new one completes at its first poll
+
+    judge, fallback = make_judge(server, tmp_path, rubric)
+    run = batch_run(judge, fallback, rubric, samples(4), state, sleep=poll, max_wait_s=0.005)
+    assert server.batches[old_id]["status"] == "cancelled"
+    assert run.summary["batch"]["previous_batch"] == {"batch_id": old_id, "status": "cancelled", "reused": 0}
+    [new] = [b for b in server.batches.values() if b["id"] != old_id]
+    assert new["request_counts"]["total"] == 4 and all(r["judge"] == LLM for r in run.results)

@@ -67,6 +67,9 @@ class LLMJudge:
                 raise JudgeUnavailable("invalid_judgment", f"twice: {err}; then {err2}",
                                        tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
                                        calls=sum(r.calls for r in results)) from None
+            # The first reply is the endpoint's answer to the first request: kept once its re-ask was valid, so that
+            # a re-run replays this whole path from the cache instead of paying for it again.
+            self.client.keep_reply(messages, self.response_format, first)
         return self.judgment(parsed, tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
                              latency_ms=sum(r.latency_ms for r in results), calls=sum(r.calls for r in results),
                              cached=all(r.from_cache for r in results), retried=len(results) > 1)
