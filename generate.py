@@ -23,10 +23,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader.cli import DEFAULT_BUDGET_USD, open_cache, positive_int, run_main
+from grader.cli import DEFAULT_BUDGET_USD, budget_usd, open_cache, positive_float, positive_int, run_main
 from grader.cache import default_cache_path
 from grader.client import Decoding, JudgeClient
 from grader.io import check_output_path, read_rows, write_atomic, write_json_atomic
+from grader.pricing import parse_price_per_mtok
 from grader.types import InputError, JudgeUnavailable
 
 
@@ -48,10 +49,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                                          "(default: none)")
     p.add_argument("--manifest", default=None, help="where to write the manifest (default: <output>.manifest.json)")
     p.add_argument("--concurrency", type=positive_int, default=8, help="concurrent calls (default: 8)")
-    p.add_argument("--budget-usd", type=float, default=DEFAULT_BUDGET_USD,
-                   help=f"stop calling before this much is spent at list price; unknown models are priced at the "
-                        f"most expensive known one, so raise it for a local server (default: {DEFAULT_BUDGET_USD})")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call before it is retried (default: 120)")
+    p.add_argument("--budget-usd", type=budget_usd, default=DEFAULT_BUDGET_USD,
+                   help=f"stop calling before this much is spent at list price; a model not in the price table is "
+                        f"priced at an upper bound, so give --price-per-mtok for a local server "
+                        f"(default: {DEFAULT_BUDGET_USD})")
+    p.add_argument("--price-per-mtok", metavar="IN,OUT", default=None,
+                   help="USD per 1M prompt,completion tokens for the budget, e.g. 0,0 for a local server "
+                        "(default: the list price of --model, else an upper bound)")
+    p.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="deadline in seconds for one call before it is retried (default: 120)")
     p.add_argument("--cache", metavar="PATH", default=None, help=f"response cache (default: {default_cache_path()})")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -101,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     if api_key is None:
         raise InputError("OPENAI_API_KEY", "set OPENAI_API_KEY, or --base-url for a local server that needs no key")
     cache = None if args.no_cache else open_cache(args.cache)
+    try:
+        price = parse_price_per_mtok(args.price_per_mtok) if args.price_per_mtok else None
+    except ValueError as e:
+        raise InputError("--price-per-mtok", str(e)) from None
     client = JudgeClient(base, args.budget_usd, cache=cache, base_url=base_url, api_key=api_key,
-                         timeout_s=args.timeout)
+                         timeout_s=args.timeout, price=price)
     print(f"generating: {args.model} at {client.endpoint}, {len(tasks)} task(s) x {args.samples_per_task} sample(s)",
           file=sys.stderr)
     jobs = [(t, k) for t in tasks for k in range(args.samples_per_task)]

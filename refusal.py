@@ -30,7 +30,7 @@ from grader.judges.refusal.labeling import label_all, labeling_summary
 from grader.judges.refusal.llm import LLMRefusalJudge
 from grader.judges.refusal.offline import OfflineRefusalJudge
 from grader.judges.refusal.spec import DEFAULT_REFUSAL_SPEC, load_refusal_spec
-from grader.pricing import cost_usd, count_message_tokens, price_for, token_count_method
+from grader.pricing import count_message_tokens, parse_price_per_mtok, price_for, token_count_method
 from grader.sandbox import Limits, extract_code, run_python
 from grader.types import InputError
 
@@ -111,13 +111,17 @@ def build_refusal_judges(args: argparse.Namespace):
               + (" - OPENAI_API_KEY is not set" if args.judge == "auto" else ""), file=sys.stderr)
         return spec, offline, offline
     cache = None if args.no_cache else open_cache(args.cache)
+    try:
+        price = parse_price_per_mtok(args.price_per_mtok) if args.price_per_mtok else None
+    except ValueError as e:
+        raise InputError("--price-per-mtok", str(e)) from None
     client = JudgeClient(Decoding(model=args.model, temperature=0.0, seed=args.seed,
                                   max_completion_tokens=args.max_completion_tokens), args.budget_usd, cache=cache,
-                         timeout_s=args.timeout)
+                         timeout_s=args.timeout, price=price)
     judge = LLMRefusalJudge(spec, client)
     _, known = price_for(args.model)
     print(f"judge: {judge.name} at {client.endpoint} (budget ${args.budget_usd:g}"
-          + ("" if known else "; unknown model, priced at the most expensive known model") + ")", file=sys.stderr)
+          + ("" if known else "; model not in the price table: priced at an upper bound unless --price-per-mtok") + ")", file=sys.stderr)
     return spec, judge, offline
 
 

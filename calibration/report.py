@@ -448,7 +448,7 @@ def _section_cost(doc: dict) -> list[str]:
         verdict = "nothing in API fees: the offline judge makes no calls"
     else:
         verdict = (f"about ${_f(usd)} per 1,000 samples at {c.get('model')} list price"
-                   + ("" if c.get("price_known", True) else " (unknown model: priced as the most expensive known)"))
+                   + ("" if c.get("price_known", True) else " (model not in the price table: priced at an upper bound)"))
     lat = f"{_f(c.get('latency_ms_p50'), 0)} ms median, {_f(c.get('latency_ms_p95'), 0)} ms p95"
     out += [f"**Verdict:** {verdict}; latency {lat}.", "",
             md_table(["measure", "value"], [
