@@ -17,6 +17,8 @@ from calibration.editor_sheets import make_sheets, read_filled, write_sheets
 from calibration.stats.winrate import preference_accuracy, win_rate, win_rate_test
 from calibration.winrate_report import judge_report, judge_summary, plot_winrate, tally_report, tally_summary
 from grader.cli import add_judge_args, build_judges, positive_int, preflight, run_main
+from calibration.html import Plot
+from calibration.html_reports import tally_page, winrate_page
 from grader.io import read_rows, write_atomic, write_json_atomic
 from grader.judges.pairwise import ORDERS, OfflinePairwiseJudge, PairwiseLLMJudge
 from grader.pairwise import (DEFAULT_PAIRWISE_SPEC, Pair, join_outputs, judge_counts, judge_pairs, load_pairs,
@@ -46,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
                                               "--baseline-file (no default)")
     j.add_argument("--baseline-file", help="baseline's generation output (no default; with --candidate-file)")
     j.add_argument("--output-dir", required=True, help="directory for verdicts.jsonl, summary.json, report.md, "
-                                                       "winrate.png (created if missing; no default)")
+                                                       "winrate.png, report.html (created if missing; no default)")
     add_judge_args(j, spec_flags=("--spec",), spec_help=spec_help, spec_default=str(DEFAULT_PAIRWISE_SPEC))
     _stats_args(j, 0.60, seed=False)  # --seed (judge options) is also the resampling seed
 
@@ -59,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tally", help="read the filled sheets: editors' win rate, agreement, judge vs editors")
     t.add_argument("--sheets", required=True, help="the directory 'sheets' wrote, with the filled sheets (no default)")
-    t.add_argument("--output-dir", required=True, help="directory for tally.json and report.md (no default)")
+    t.add_argument("--output-dir", required=True, help="directory for tally.json, report.md and report.html (no default)")
     t.add_argument("--verdicts", help="a judge's verdicts.jsonl on the same pairs, to measure its agreement with "
                                       "the editors (default: none)")
     _stats_args(t, 0.60)
@@ -138,7 +140,7 @@ def _judges(args, pairs: list[Pair]):
 def cmd_judge(args) -> int:
     if args.baseline_file and not args.candidate_file:
         raise InputError("--baseline-file", "needs --candidate-file too")
-    names = ["verdicts.jsonl", "summary.json", "report.md", "winrate.png"]
+    names = ["verdicts.jsonl", "summary.json", "report.md", "winrate.png", "report.html"]
     inputs = [args.pairs, args.candidate_file, args.baseline_file, args.rubric_spec]
     pairs = _pairs(args)
     _out_dir(args.output_dir, names, inputs, create=False)  # refuse before any judge is built or call made
@@ -153,7 +155,11 @@ def cmd_judge(args) -> int:
     write_atomic(out / "verdicts.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     if rows:
         plot_winrate(summary, out / "winrate.png")
-    write_atomic(out / "report.md", judge_report(summary))
+    report_md = judge_report(summary)
+    write_atomic(out / "report.md", report_md)
+    png = out / "winrate.png"
+    plots = [Plot("win rate", png.read_bytes())] if rows and png.exists() else []
+    write_atomic(out / "report.html", winrate_page(summary, rows, {p.id: p for p in pairs}, report_md, plots))
     write_json_atomic(out / "summary.json", summary)
     wr = summary["win_rate"]
     print(f"{len(rows)} pairs: win rate {'n/a' if wr is None else f'{wr:.1%}'} "
@@ -183,7 +189,7 @@ def cmd_tally(args) -> int:
     study = read_filled(args.sheets)
     sheets_dir = Path(args.sheets)
     inputs = [str(p) for p in sheets_dir.iterdir()] + [args.verdicts]
-    out = _out_dir(args.output_dir, ["tally.json", "report.md"], inputs)
+    out = _out_dir(args.output_dir, ["tally.json", "report.md", "report.html"], inputs)
     judge_outcomes = None
     if args.verdicts:
         judge_outcomes = {}
@@ -197,7 +203,10 @@ def cmd_tally(args) -> int:
     summary = tally_summary(study.pair_ids, study.editors, study.choices, args.target, args.seed, args.bootstrap,
                             judge_outcomes)
     summary["comments"] = study.comments
-    write_atomic(out / "report.md", tally_report(summary))
+    report_md = tally_report(summary)
+    write_atomic(out / "report.md", report_md)
+    write_atomic(out / "report.html", tally_page(summary, study.pair_ids, study.editors, study.choices,
+                                                 judge_outcomes, report_md))
     write_json_atomic(out / "tally.json", summary)
     p = summary["pooled"]
     print(f"{summary['n_pairs']} pairs x {summary['n_editors']} editors: pooled win rate {p['win_rate']:.1%} "

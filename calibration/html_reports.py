@@ -235,3 +235,110 @@ def refusal_page(summary: dict, rows: list[dict], report_md: str = "", plots: li
                                  ("source", r.get("source")), ("flags", ", ".join(flags) or "none")]})
     return render_page("Refusal and pass rates", f"{summary.get('n_rows')} completion(s)", heads, sections,
                        Table(columns, trows, filters, "Completions"), plots)
+
+
+def _pct(x: object) -> str:
+    return "undefined" if not isinstance(x, (int, float)) or isinstance(x, bool) else f"{100 * x:.1f}%"
+
+
+def _pct_ci(ci: object) -> str:
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2 or not all(isinstance(v, (int, float)) for v in ci):
+        return "no interval"
+    return f"[{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%]"
+
+
+def winrate_page(summary: dict, rows: list[dict], pairs: dict[str, object] | None = None,
+                 report_md: str = "", plots: list[Plot] | None = None) -> str:
+    """``winrate.py judge``: the win rate against its target first, position bias and length control, then pairs."""
+    n = summary.get("n")
+    heads = [Headline("win rate", _pct(summary.get("win_rate")),
+                      f"95% CI {_pct_ci(summary.get('ci'))}, n={n} pairs; {summary.get('wins')} wins, "
+                      f"{summary.get('ties')} ties, {summary.get('losses')} losses",
+                      verdict=str(summary.get("verdict", "")).replace("_", " ")),
+             Headline(f"test against {_pct(summary.get('target'))}", f"p = {fmt(summary.get('p_value'), 4)}",
+                      "one-sided, H0: win rate <= target"),
+             Headline("length-controlled win rate", _pct(summary.get("lc_win_rate")),
+                      f"95% CI {_pct_ci(summary.get('lc_ci'))}; length coefficient {fmt(summary.get('length_coef'))}"),
+             Headline("first-position share", _pct(summary.get("first_position_rate")),
+                      f"95% CI {_pct_ci(summary.get('first_position_ci'))}, n="
+                      f"{summary.get('decisive_single_order_verdicts')} decisive single-order verdicts"),
+             Headline("inconsistent pairs", _pct(summary.get("inconsistent_rate")),
+                      f"{summary.get('inconsistent_pairs')} of n={n}: counted as ties"),
+             Headline("judge", str(summary.get("judge")), f"fallbacks {summary.get('fallbacks')}; "
+                      f"{summary.get('calls', 0)} call(s)", verdict="check" if summary.get("fallbacks") else "")]
+    pairs_kv = [("test", str(summary.get("test_method"))), ("interval", str(summary.get("ci_method"))),
+                ("length control", str(summary.get("lc_method"))), ("spec", str((summary.get("spec") or {}).get("name")))]
+    for k, v in (summary.get("power") or {}).items():
+        pairs_kv.append((f"power: {k}", str(v)))
+    sections = [Section("Method", pairs=tuple(pairs_kv)), Section("Report", paragraphs=(report_md,), preformatted=True)]
+    columns = [Column("id", "pair"), Column("outcome", "outcome"), Column("consistent", "consistent"),
+               Column("v1", "candidate first"), Column("v2", "baseline first"), Column("label", "human label"),
+               Column("judge", "judge"), Column("flags", "flags")]
+    filters = [Filter("inconsistent", "inconsistent orders only"), Filter("flagged", "flagged only"),
+               Filter("fallback", "fallbacks only"), Filter("disagree", "judge differs from the label"),
+               Filter("outcome", "outcome", "choice")]
+    trows = []
+    for r in rows:
+        orders = r.get("orders") or []
+        v = {o.get("order"): o for o in orders}
+        flags = r.get("flags", [])
+        tags = (["inconsistent"] if r.get("consistent") is False else []) + (["flagged"] if flags else []) + \
+               (["fallback"] if any("fallback" in f for f in flags) else []) + \
+               (["disagree"] if r.get("label") and r.get("label") != r.get("outcome") else [])
+        p = (pairs or {}).get(r.get("id"))
+        detail = []
+        if p is not None:
+            detail += [("prompt", getattr(p, "prompt", "")), ("candidate", getattr(p, "candidate", "")),
+                       ("baseline", getattr(p, "baseline", ""))]
+        for o in orders:
+            detail.append((f"{o.get('order')}: {o.get('verdict')} ({o.get('verdict_for_candidate')})",
+                           o.get("rationale")))
+        detail += [("outcome", r.get("outcome")), ("flags", ", ".join(flags) or "none")]
+        trows.append({"cells": {"id": r.get("id"), "outcome": r.get("outcome"), "consistent": fmt(r.get("consistent")),
+                                "v1": (v.get("candidate_first") or {}).get("verdict_for_candidate"),
+                                "v2": (v.get("baseline_first") or {}).get("verdict_for_candidate"),
+                                "label": r.get("label"), "judge": r.get("judge"), "flags": ", ".join(flags)},
+                      "tags": tags, "detail": detail})
+    return render_page("Head-to-head win rate", f"{n} pair(s), each judged in both orders; seed {summary.get('seed')}",
+                       heads, sections, Table(columns, trows, filters, "Pairs"), plots)
+
+
+def tally_page(summary: dict, pair_ids: list[str], editors: list[str], choices, judge: dict[str, str] | None = None,
+               report_md: str = "") -> str:
+    """``winrate.py tally``: the editors' pooled win rate and agreement first, then each pair's votes."""
+    pooled = summary.get("pooled", {})
+    agr = summary.get("agreement", {})
+    heads = [Headline("pooled win rate (editors)", _pct(pooled.get("win_rate")),
+                      f"95% CI {_pct_ci(pooled.get('ci'))}, n={summary.get('n_pairs')} pairs x "
+                      f"{summary.get('n_editors')} editors; p = {fmt(pooled.get('p_value'), 4)}",
+                      verdict=str(pooled.get("verdict", "")).replace("_", " ")),
+             Headline("Fleiss' kappa", fmt(agr.get("fleiss_kappa")), f"95% CI {fmt_ci(agr.get('fleiss_kappa_ci'))}"),
+             Headline("Krippendorff's alpha (nominal)", fmt(agr.get("krippendorff_alpha_nominal")),
+                      f"95% CI {fmt_ci(agr.get('krippendorff_alpha_ci'))}"),
+             Headline("split pairs", _pct(agr.get("split_rate")), "editors did not all agree")]
+    jv = summary.get("judge_vs_editors")
+    if jv:
+        heads.append(Headline("judge vs editors' majority", _pct(jv.get("accuracy_with_ties")),
+                              f"95% CI {_pct_ci(jv.get('accuracy_with_ties_ci'))}, n={jv.get('n_with_majority')}; "
+                              f"Cohen's kappa {fmt(jv.get('cohen_kappa'))}"))
+    per = summary.get("per_editor", {})
+    sections = [Section("Per editor", pairs=tuple((e, f"{_pct(v.get('win_rate'))} {_pct_ci(v.get('ci'))}, "
+                                                      f"p = {fmt(v.get('p_value'), 4)}") for e, v in per.items())),
+                Section("Report", paragraphs=(report_md,), preformatted=True)]
+    names = {0: "baseline", 1: "tie", 2: "candidate"}
+    columns = [Column("id", "pair")] + [Column(e, e) for e in editors] + [Column("score", "mean score", True)]
+    if judge:
+        columns.append(Column("judge", "judge outcome"))
+    trows = []
+    for i, pid in enumerate(pair_ids):
+        votes = [int(c) for c in choices[i]]
+        cells = {"id": pid, "score": round(sum(votes) / (2 * len(votes)), 3) if votes else None}
+        cells.update({e: names.get(v, "?") for e, v in zip(editors, votes)})
+        if judge:
+            cells["judge"] = judge.get(pid)
+        tags = ["split"] if len(set(votes)) > 1 else []
+        comments = (summary.get("comments") or {}).get(pid)
+        trows.append({"cells": cells, "tags": tags, "detail": [("votes", ", ".join(
+            f"{e}: {names.get(v)}" for e, v in zip(editors, votes))), ("comments", str(comments or "none"))]})
+    return render_page("Editor-blind study", f"{summary.get('n_pairs')} pair(s), {summary.get('n_editors')} editor(s)",
+                       heads, sections, Table(columns, trows, [Filter("split", "split pairs only")], "Pairs"))

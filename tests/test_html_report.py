@@ -193,3 +193,40 @@ def test_refusal_page_in_a_real_browser(tmp_path, driver):
     driver.find_element(By.CSS_SELECTOR, "#items tbody tr").click()
     assert "completion" in driver.find_element(By.ID, "detail").text
     assert not screenshot_is_blank(driver)
+
+
+def test_winrate_pages_in_a_real_browser(tmp_path, driver):
+    pairs = ROOT / "examples/winrate/pairs.jsonl"
+    run = lambda *a: subprocess.run([sys.executable, *map(str, a)], capture_output=True, text=True)
+    p = run(ROOT / "winrate.py", "judge", "--pairs", pairs, "--output-dir", tmp_path / "judge", "--judge", "offline",
+            "--bootstrap", "1000")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((tmp_path / "judge/summary.json").read_text())
+    verdicts = [json.loads(x) for x in (tmp_path / "judge/verdicts.jsonl").read_text().splitlines()]
+    driver.get((tmp_path / "judge/report.html").as_uri())
+    assert console_errors(driver) == []
+    card = driver.find_element(By.CSS_SELECTOR, '.card[data-label="win rate"]')
+    assert f"{100 * summary['win_rate']:.1f}%" in card.text and f"n={summary['n']} pairs" in card.text
+    assert len(_visible_ids(driver)) == len(verdicts)
+    _choose(driver, "outcome", "tie")
+    assert sorted(_visible_ids(driver)) == sorted(v["id"] for v in verdicts if v["outcome"] == "tie")
+    driver.find_element(By.CSS_SELECTOR, "#items tbody tr").click()
+    first = next(json.loads(x) for x in pairs.read_text().splitlines()
+                 if json.loads(x)["id"] == _visible_ids(driver)[0])
+    assert first["candidate"][:40] in driver.find_element(By.ID, "detail").text
+    assert not screenshot_is_blank(driver)
+    # the editor study: sheets, simulated editors, tally
+    assert run(ROOT / "winrate.py", "sheets", "--pairs", pairs, "--editors", "3", "--output-dir",
+               tmp_path / "sheets").returncode == 0
+    assert run(ROOT / "examples/winrate/simulate_editors.py", "--pairs", pairs, "--sheets",
+               tmp_path / "sheets").returncode == 0
+    p = run(ROOT / "winrate.py", "tally", "--sheets", tmp_path / "sheets", "--output-dir", tmp_path / "tally",
+            "--verdicts", tmp_path / "judge/verdicts.jsonl", "--bootstrap", "1000")
+    assert p.returncode == 0, p.stderr
+    tally = json.loads((tmp_path / "tally/tally.json").read_text())
+    driver.get((tmp_path / "tally/report.html").as_uri())
+    assert console_errors(driver) == []
+    kappa = driver.find_element(By.CSS_SELECTOR, """.card[data-label="Fleiss' kappa"] .v""").text
+    assert kappa == f"{tally['agreement']['fleiss_kappa']:.3f}"
+    driver.find_element(By.CSS_SELECTOR, 'input[data-flag="split"]').click()
+    assert len(_visible_ids(driver)) == round(tally["agreement"]["split_rate"] * tally["n_pairs"])
