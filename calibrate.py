@@ -26,6 +26,8 @@ from calibration.study import (POWER_PROBES, calibrate, expert_table, load_resul
 from grader.cli import (EXIT_CODES_HELP, ArgumentParser, add_judge_args, build_judges, cached_work_note, finite_float,
                         positive_int, preflight, run_main, sample_fields)
 from grader.grading import grade
+from calibration.html import Plot
+from calibration.html_reports import calibration_page
 from grader.io import load_expert_grades, load_samples, refuse_overwrite, write_atomic, write_json_atomic
 from calibration.report import confusion_png, probes_png, render_report
 from grader.rubric import load_rubric
@@ -75,8 +77,8 @@ def check_out_dir(path: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     d = Path(args.out_dir)
-    outputs = {f"--out-dir file {name}": d / name for name in ("calibration.json", "report.md", CONFUSION_PNG,
-                                                                PROBES_PNG)}
+    outputs = {f"--out-dir file {name}": d / name
+               for name in ("calibration.json", "report.md", "report.html", CONFUSION_PNG, PROBES_PNG)}
     if not args.results:
         outputs.update({f"--out-dir file {n}": d / n for n in ("results.json", "results.summary.json")})
     run_summary = (Path(args.results).with_name(Path(args.results).stem + ".summary.json") if args.results else None)
@@ -141,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         doc["api"] = setup.client.summary()
 
     try:  # from here on judgments exist: an error must say they are kept and a re-run is free
-        return _write_outputs(doc, out_dir, graded_here, results, summary)
+        return _write_outputs(doc, out_dir, graded_here, results, summary, samples, experts)
     except Exception as e:
         raise RuntimeError(f"{type(e).__name__} after grading: {e}; {cached_work_note(setup)}") from e
 
 
-def _write_outputs(doc: dict, out_dir: Path, graded_here: bool, results: list[dict], summary: dict | None) -> int:
+def _write_outputs(doc: dict, out_dir: Path, graded_here: bool, results: list[dict], summary: dict | None,
+                   samples: list, experts: list[dict] | None) -> int:
     confusion = confusion_png(doc)
     probe_plot = probes_png(doc)
     doc["plots"] = [name for name, data in ((CONFUSION_PNG, confusion), (PROBES_PNG, probe_plot)) if data]
@@ -160,6 +163,9 @@ def _write_outputs(doc: dict, out_dir: Path, graded_here: bool, results: list[di
         if data:
             write_atomic(out_dir / name, data)
     write_atomic(out_dir / "report.md", report)
+    plots = [Plot(name, data) for name, data in ((CONFUSION_PNG, confusion), (PROBES_PNG, probe_plot)) if data]
+    write_atomic(out_dir / "report.html", calibration_page(doc, results, {s.id: s for s in samples}, experts, report,
+                                                           plots))
     write_json_atomic(out_dir / "calibration.json", doc)  # last: it exists only when everything else was written
     print(_summary_line(doc, out_dir), file=sys.stderr)
     return 0

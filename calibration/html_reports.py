@@ -342,3 +342,95 @@ def tally_page(summary: dict, pair_ids: list[str], editors: list[str], choices, 
             f"{e}: {names.get(v)}" for e, v in zip(editors, votes))), ("comments", str(comments or "none"))]})
     return render_page("Editor-blind study", f"{summary.get('n_pairs')} pair(s), {summary.get('n_editors')} editor(s)",
                        heads, sections, Table(columns, trows, [Filter("split", "split pairs only")], "Pairs"))
+
+
+def calibration_page(doc: dict, results: list[dict], samples: dict[str, object] | None = None,
+                     experts: list[dict] | None = None, report_md: str = "", plots: list[Plot] | None = None) -> str:
+    """calibrate.py's calibration.json: agreement beside the human ceiling first, then probes, power and cost, then
+    every item with the judge's and the experts' grades."""
+    keys = (doc.get("rubric") or {}).get("keys") or (list(results[0]["scores"]) if results else [])
+    heads = []
+    ov = doc.get("overall") or {}
+    prim = ov.get("primary") or {}
+    if prim:
+        heads.append(Headline("agreement overall", fmt(prim.get("estimate")),
+                              f"{prim.get('measure')}; 95% CI {fmt_ci(prim.get('ci'))}, n={ov.get('n')}"))
+    for k in keys:
+        d = (doc.get("dimensions") or {}).get(k) or {}
+        p, gap = d.get("primary") or {}, d.get("ceiling_gap") or {}
+        if not p:
+            continue
+        heads.append(Headline(f"{k}: agreement", fmt(p.get("estimate")),
+                              f"95% CI {fmt_ci(p.get('ci'))}, n={d.get('n')}; human ceiling (rater vs rater) "
+                              f"{fmt(gap.get('rater_vs_rater'))}; gap {fmt(gap.get('estimate'))} "
+                              f"{fmt_ci(gap.get('ci'))}, margin {gap.get('margin')}",
+                              verdict=str(gap.get("verdict") or "")))
+    flagged = [(name, dim) for name, e in (doc.get("probes") or {}).items() for dim, v in e.items()
+               if isinstance(v, dict) and v.get("flagged")]
+    if doc.get("probes"):
+        heads.append(Headline("probes flagged", str(len(flagged)), ", ".join(f"{n} on {d}" for n, d in flagged)
+                              or "none", verdict="check" if flagged else ""))
+    pw = doc.get("power") or {}
+    if pw.get("n30_total"):
+        heads.append(Headline("power, 15 + 15 samples", _pct(pw["n30_total"].get("power")),
+                              f"95% CI {_pct_ci(pw['n30_total'].get('ci'))}; 30 per group "
+                              f"{_pct(pw.get('n30_per_group', {}).get('power'))}; n for 80%: "
+                              f"{pw.get('n_for_80') or 'not reached'} per group ({pw.get('source')})"))
+    cost = doc.get("cost") or {}
+    if cost:
+        heads.append(Headline("cost per 1,000 samples", f"${fmt(cost.get('usd_per_1000'), 2)}",
+                              f"{fmt(cost.get('tokens_per_sample_mean'), 0)} tokens per sample; judge {doc.get('judge')}"))
+    probe_pairs = []
+    for name, e in (doc.get("probes") or {}).items():
+        for dim, v in e.items():
+            if not isinstance(v, dict) or "delta" not in v:
+                continue
+            rel = v.get("relative_to_experts") or {}
+            text = (f"change {fmt(v.get('delta'))} {fmt_ci(v.get('ci'))}, n={v.get('n')}, Holm p "
+                    f"{fmt(v.get('p_holm'), 4)}; {v.get('verdict')}")
+            if rel:
+                text += (f"; experts imply {fmt(rel.get('expert_implied'))}, difference {fmt(rel.get('difference'))} "
+                         f"{fmt_ci(rel.get('ci'))}: {rel.get('verdict')}")
+            probe_pairs.append((f"{name} / {dim}" + (" (flagged)" if v.get("flagged") else ""), text))
+    sections = [Section("Run", pairs=(("judge", str(doc.get("judge"))), ("items", str(doc.get("n_items"))),
+                                      ("raters", ", ".join(map(str, doc.get("raters") or []))),
+                                      ("interval method", str(doc.get("interval_method"))),
+                                      ("minimum n for an interval", str(doc.get("min_n_for_interval"))),
+                                      ("seed / resamples", f"{doc.get('seed')} / {doc.get('n_boot')}"),
+                                      ("fallbacks", str(doc.get("fallbacks"))),
+                                      *(("warning", str(w)) for w in doc.get("warnings") or [])))]
+    if probe_pairs:
+        sections.append(Section("Probes", pairs=tuple(probe_pairs)))
+    sections.append(Section("Report", paragraphs=(report_md,), preformatted=True))
+    by_id: dict[str, dict[str, list[float]]] = {}
+    raters: dict[str, list[str]] = {}
+    for g in experts or []:
+        for k, v in g["scores"].items():
+            by_id.setdefault(g["id"], {}).setdefault(k, []).append(v)
+        raters.setdefault(g["id"], []).append(f"{g.get('rater')}: " + ", ".join(f"{k} {v:g}"
+                                                                                 for k, v in g["scores"].items()))
+    columns = [Column("id", "id")] + [Column(k, f"{k} judge", True) for k in keys] + \
+              [Column(f"x_{k}", f"{k} experts", True) for k in keys] + [Column("gap", "largest gap", True),
+                                                                         Column("flags", "flags")]
+    rows = []
+    for r in results:
+        sid = r["id"]
+        ex = {k: sum(v) / len(v) for k, v in by_id.get(sid, {}).items()}
+        cells = {"id": sid, "flags": ", ".join(r.get("flags", []))}
+        cells.update({k: r["scores"].get(k) for k in keys})
+        cells.update({f"x_{k}": round(ex[k], 2) if k in ex else None for k in keys})
+        gaps = [r["scores"][k] - ex[k] for k in keys if k in ex and r["scores"].get(k) is not None]
+        cells["gap"] = round(max(gaps, key=abs), 2) if gaps else None
+        tags = (["flagged"] if r.get("flags") else []) + (["fallback"] if _is_fallback(r) else []) + \
+               (["disagree"] if gaps and max(abs(g) for g in gaps) >= 2 else [])
+        s = (samples or {}).get(sid)
+        detail = ([("input", getattr(s, "source", "")), ("output", getattr(s, "output", ""))] if s is not None else [])
+        detail += [("judge scores", ", ".join(f"{k} {r['scores'].get(k)}" for k in keys)),
+                   ("rationale", r.get("rationale")), ("expert grades", "\n".join(raters.get(sid, [])) or "none"),
+                   ("flags", ", ".join(r.get("flags", [])) or "none")]
+        rows.append({"cells": cells, "tags": tags, "detail": detail})
+    filters = [Filter("disagree", "judge vs experts differ by 2+"), Filter("flagged", "flagged only"),
+               Filter("fallback", "fallbacks only")]
+    return render_page("Calibration: can this judge's grades be trusted?",
+                       f"{doc.get('n_items')} expert-graded item(s) of {doc.get('n_samples')}; judge {doc.get('judge')}",
+                       heads, sections, Table(columns, rows, filters, "Items"), plots)

@@ -230,3 +230,36 @@ def test_winrate_pages_in_a_real_browser(tmp_path, driver):
     assert kappa == f"{tally['agreement']['fleiss_kappa']:.3f}"
     driver.find_element(By.CSS_SELECTOR, 'input[data-flag="split"]').click()
     assert len(_visible_ids(driver)) == round(tally["agreement"]["split_rate"] * tally["n_pairs"])
+
+
+def test_calibration_page_in_a_real_browser(tmp_path, driver):
+    results, _ = _run(tmp_path)
+    samples = json.loads((ROOT / "examples" / "samples.json").read_text())
+    (tmp_path / "ex_samples.json").write_text(json.dumps(samples))
+    ex_results = [r for r in results if r["id"] != "xss-1"]
+    (tmp_path / "ex_results.json").write_text(json.dumps(ex_results))
+    out = tmp_path / "cal"
+    p = subprocess.run([sys.executable, str(ROOT / "calibrate.py"), "--samples", str(tmp_path / "ex_samples.json"),
+                        "--experts", str(ROOT / "examples/expert_grades.json"), "--results",
+                        str(tmp_path / "ex_results.json"), "--out-dir", str(out), "--n-boot", "1000", "--judge",
+                        "offline", "--quiet"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    cal = json.loads((out / "calibration.json").read_text())
+    driver.get((out / "report.html").as_uri())
+    assert console_errors(driver) == []
+    card = driver.find_element(By.CSS_SELECTOR, '.card[data-label="agreement overall"] .v').text
+    assert card == f"{cal['overall']['primary']['estimate']:.3f}"
+    clarity = driver.find_element(By.CSS_SELECTOR, '.card[data-label="clarity: agreement"]').text
+    gap = cal["dimensions"]["clarity"]["ceiling_gap"]
+    assert f"human ceiling (rater vs rater) {gap['rater_vs_rater']:.3f}" in clarity and gap["verdict"] in clarity
+    assert len(_visible_ids(driver)) == len(ex_results)
+    driver.find_element(By.CSS_SELECTOR, 'input[data-flag="disagree"]').click()
+    shown = _visible_ids(driver)
+    for row in driver.find_elements(By.CSS_SELECTOR, "#items tbody tr"):
+        gap_col = _column(driver, "largest gap")
+        assert abs(float(row.find_elements(By.CSS_SELECTOR, "td")[gap_col].text)) >= 2
+    assert len(shown) >= 1
+    driver.find_elements(By.CSS_SELECTOR, "#items tbody tr")[0].click()
+    assert "expert grades" in driver.find_element(By.ID, "detail").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".plots img")) >= 1
+    assert not screenshot_is_blank(driver)
