@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from grader.batch import grade_batch
-from grader.cli import add_judge_args, build_judges, preflight, run_main
+from grader.cli import add_judge_args, build_judges, decoding_record, preflight, run_main
 from grader.grading import grade
 from grader.io import check_output_path, load_samples, write_json_atomic
 from grader.pricing import token_count_method
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {**run.summary, "seed": args.seed, "rubric": setup.rubric.name,
                "rubric_sha256": setup.rubric.spec_sha256, "preflight": estimate,
                "token_count_method": token_count_method() if setup.client else None}
-    write_json_atomic(rubric_out, setup.rubric.emitted(setup.decoding, setup.judge.name))
+    write_json_atomic(rubric_out, setup.rubric.emitted(decoding_record(setup), setup.judge.name))
     write_json_atomic(summary_out, summary)
     write_json_atomic(out, run.results)  # last: results.json exists only when everything else was written
     print(_summary_line(summary, out), file=sys.stderr)

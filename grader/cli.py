@@ -11,6 +11,7 @@ from typing import Callable
 
 from .cache import ResponseCache, default_cache_path
 from .client import Decoding, JudgeClient
+from .formats import MODES
 from .judges import Judge
 from .judges.llm import LLMJudge
 from .judges.offline import OfflineJudge
@@ -40,6 +41,9 @@ def add_judge_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    g.add_argument("--response-format", choices=MODES, default=MODES[0],
+                   help="the first structured-output mode asked of the endpoint; a rejected mode moves the run to "
+                        f"the next of {', '.join(MODES)} (default: {MODES[0]})")
 
 
 @dataclass
@@ -69,7 +73,8 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
         # The LLM parameters are still recorded (marked unused) so that rubric.json fully describes the LLM judge.
         return JudgeSetup(rubric, offline, offline, None, {"judge": "offline", "llm_used": False, **llm_params})
     cache = None if args.no_cache else open_cache(args.cache)
-    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout)
+    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout,
+                         response_format_mode=getattr(args, "response_format", MODES[0]))
     judge = LLMJudge(rubric, client)
     _, known = price_for(args.model)
     print(f"judge: {judge.name} at {client.endpoint} (budget ${args.budget_usd:g}"
@@ -77,6 +82,13 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
     record = {"judge": judge.name, "llm_used": True, **llm_params, "endpoint": client.endpoint,
               "cache": str(cache.path) if cache else None}
     return JudgeSetup(rubric, judge, offline, client, record)
+
+
+def decoding_record(setup: JudgeSetup) -> dict:
+    """What rubric.json records about decoding, with the response-format mode the run ended up using."""
+    if setup.client is None:
+        return setup.decoding
+    return {**setup.decoding, "response_format_negotiated": setup.client.formats.summary()}
 
 
 def open_cache(path: str | None) -> ResponseCache | None:
@@ -108,7 +120,7 @@ def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool
         if not s.output.strip():
             continue
         msgs = judge.messages(s)
-        if client.cache is not None and client.cache.get(client.key_for(msgs, judge.response_format, setup.rubric.spec_sha256)):
+        if client.cached(msgs, judge.response_format, setup.rubric.spec_sha256):
             continue
         to_call += 1
         prompt_tokens += count_message_tokens(msgs)

@@ -14,7 +14,7 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import httpx2
@@ -22,6 +22,8 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .cache import CachedResponse, ResponseCache, cache_key
+from .formats import (FormatNegotiator, FormatRejected, key_material, rejection_reason, response_format_field,
+                      shape_messages)
 from .pricing import cost_usd, count_message_tokens
 from .types import BudgetExhausted, JudgeUnavailable
 
@@ -60,6 +62,7 @@ class ChatResult:
     latency_ms: int
     calls: int  # HTTP requests made for this result, retries included (0 for a cache hit)
     from_cache: bool
+    mode: str = "json_schema"  # the response-format mode it was asked (or cached) in: grader.formats
 
 
 def parse_usage(usage: dict | None) -> tuple[int, int, int]:
@@ -91,7 +94,8 @@ class JudgeClient:
     def __init__(self, decoding: Decoding, budget_usd: float, *, cache: ResponseCache | None = None,
                  base_url: str | None = None, api_key: str | None = None, timeout_s: float = 60.0,
                  max_attempts: int = 6, backoff_base_s: float = 0.5, backoff_max_s: float = 20.0,
-                 sdk_client: openai.OpenAI | None = None, sleep: Callable[[float], None] = time.sleep):
+                 sdk_client: openai.OpenAI | None = None, sleep: Callable[[float], None] = time.sleep,
+                 response_format_mode: str = "json_schema"):
         self.decoding = decoding
         self.budget_usd = budget_usd
         self.cache = cache
@@ -105,6 +109,7 @@ class JudgeClient:
         self._stopped: tuple[str, str] | None = None  # (fallback reason, why): no further call may be made
         self._failure_streak = 0  # consecutive calls without a usable answer; reset by a success
         self.usage = Usage()
+        self.formats = FormatNegotiator(response_format_mode)  # which response_format the endpoint takes
 
     # ---- public ------------------------------------------------------------------------------------------------
     @property
@@ -117,23 +122,35 @@ class JudgeClient:
         """The fallback reason token of the stop (``budget_exhausted``, ``api_error``), or None."""
         return self._stopped[0] if self._stopped else None
 
-    def key_for(self, messages: list[dict], response_format: dict, rubric_sha: str) -> str:
+    def key_for(self, messages: list[dict], response_format: dict, rubric_sha: str, mode: str | None = None) -> str:
         return cache_key(endpoint=self.endpoint, decoding=self.decoding.as_dict(), messages=messages,
-                         response_format=response_format, rubric=rubric_sha)
+                         response_format=key_material(mode or self.formats.mode, response_format), rubric=rubric_sha)
+
+    def cached(self, messages: list[dict], response_format: dict, rubric_sha: str) -> tuple[str, CachedResponse] | None:
+        """A cached reply in the current response-format mode or a weaker one an earlier run negotiated with this
+        endpoint (whose mode this run then adopts, so a re-run makes no call to rediscover it), or None."""
+        if self.cache is None:
+            return None
+        for mode in self.formats.modes_from_current():
+            hit = self.cache.get(self.key_for(messages, response_format, rubric_sha, mode))
+            if hit is not None:
+                self.formats.adopt(mode, "its replies are in the response cache")
+                return mode, hit
+        return None
 
     def complete(self, messages: list[dict], response_format: dict, rubric_sha: str = "",
                  validate: Callable[[str], object] | None = None) -> ChatResult:
         """One judged completion. A cache hit makes no call; a fresh response is cached only if ``validate``
         (which raises ValueError on a bad judgment) accepts it. Raises BudgetExhausted or JudgeUnavailable."""
-        key = self.key_for(messages, response_format, rubric_sha) if self.cache is not None else ""
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                with self._lock:
-                    self.usage.cache_hits += 1
-                return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
-                                  0, 0, True)
-        result = self._call_with_retries(messages, response_format)
+        found = self.cached(messages, response_format, rubric_sha)
+        if found is not None:
+            mode, hit = found
+            with self._lock:
+                self.usage.cache_hits += 1
+            return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
+                              0, 0, True, mode)
+        result = self._call_negotiated(messages, response_format)
+        key = self.key_for(messages, response_format, rubric_sha, result.mode) if self.cache is not None else ""
         if self.cache is not None and validate is not None:
             try:
                 validate(result.content)
@@ -143,13 +160,18 @@ class JudgeClient:
                                                result.cached_tokens), self.decoding.model)
         return result
 
-    def request_body(self, messages: list[dict], response_format: dict) -> dict:
+    def request_body(self, messages: list[dict], response_format: dict, mode: str | None = None) -> dict:
         """The chat-completions request body for one judged completion: what ``complete`` sends and what a Batch API
-        line carries (grader.batch), built in one place so the two paths cannot drift."""
+        line carries (grader.batch), built in one place so the two paths cannot drift. ``response_format`` is the
+        strict schema; ``mode`` (default: the negotiated one) decides how it is sent (grader.formats)."""
         d = self.decoding
-        return {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
-                "max_completion_tokens": d.max_completion_tokens,
-                "response_format": {"type": "json_schema", "json_schema": response_format}}
+        mode = mode or self.formats.mode
+        body = {"model": d.model, "messages": shape_messages(mode, messages, response_format),
+                "temperature": d.temperature, "seed": d.seed, "max_completion_tokens": d.max_completion_tokens}
+        field = response_format_field(mode, response_format)
+        if field is not None:
+            body["response_format"] = field
+        return body
 
     def worst_case_usd(self, messages: list[dict]) -> float:
         return cost_usd(self.decoding.model, count_message_tokens(messages), self.decoding.max_completion_tokens)
@@ -184,10 +206,28 @@ class JudgeClient:
             return {"calls": u.calls, "retries": u.retries, "cache_hits": u.cache_hits,
                     "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                     "cached_prompt_tokens": u.cached_tokens, "spent_usd": round(u.spent_usd, 6),
-                    "budget_usd": self.budget_usd, "stopped": self.stopped, "errors": dict(u.errors)}
+                    "budget_usd": self.budget_usd, "stopped": self.stopped, "errors": dict(u.errors),
+                    "response_format": self.formats.summary()}
 
     # ---- internals ---------------------------------------------------------------------------------------------
-    def _call_with_retries(self, messages: list[dict], response_format: dict) -> ChatResult:
+    def _call_negotiated(self, messages: list[dict], response_format: dict) -> ChatResult:
+        """Send in the negotiated response-format mode; a rejected mode moves the whole run to the next one."""
+        t0 = time.perf_counter()
+        calls = 0
+        while True:
+            mode = self.formats.mode
+            try:
+                result = self._call_with_retries(messages, response_format, mode)
+            except FormatRejected as e:
+                calls += e.calls
+                if self.formats.reject(mode, e.why):
+                    continue
+                why = f"the endpoint rejected every response format (last, {mode}: {e.why})"
+                self._stop("api_error", why)
+                raise JudgeUnavailable("api_error", why, calls=calls) from None
+            return replace(result, calls=result.calls + calls, latency_ms=round((time.perf_counter() - t0) * 1000))
+
+    def _call_with_retries(self, messages: list[dict], response_format: dict, mode: str = "json_schema") -> ChatResult:
         calls = 0
         t0 = time.perf_counter()
 
@@ -196,7 +236,7 @@ class JudgeClient:
             reserve = self._reserve(messages)
             calls += 1
             try:
-                body = self._post(messages, response_format)
+                body = self._post(messages, response_format, mode)
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
                 if e.status_code == 400:
@@ -207,6 +247,9 @@ class JudgeClient:
                 self.count_error(f"http_{e.status_code}")
                 if e.status_code in FATAL_STATUSES:
                     self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
+                why = rejection_reason(e.status_code, _error_text(e))
+                if why:
+                    raise FormatRejected(mode, why) from None  # not retried: the same shape meets the same answer
                 raise
             except openai.APIConnectionError as e:  # APITimeoutError is a subclass
                 self._settle(reserve, None)
@@ -228,6 +271,9 @@ class JudgeClient:
             body = self.retrying()(attempt)
         except BudgetExhausted:
             raise
+        except FormatRejected as e:
+            e.calls = calls
+            raise
         except openai.APIStatusError as e:
             raise JudgeUnavailable("api_error", f"HTTP {e.status_code} after {calls} attempt(s)") from None
         except (openai.APIConnectionError, MalformedResponse) as e:
@@ -235,14 +281,15 @@ class JudgeClient:
         pt, ct, cached = parse_usage(body.get("usage"))
         return ChatResult(
             content=body["choices"][0]["message"].get("content") or "", prompt_tokens=pt, completion_tokens=ct,
-            cached_tokens=cached, latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False)
+            cached_tokens=cached, latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False,
+            mode=mode)
 
-    def _post(self, messages: list[dict], response_format: dict) -> dict:
+    def _post(self, messages: list[dict], response_format: dict, mode: str) -> dict:
         # The SDK's own POST (its transport, auth, headers and typed errors) with the body as built: create() would
         # re-walk the whole json_schema and messages through its TypedDict transform, over a third of the harness's
         # CPU per call, for a body that is already plain JSON. We parse the reply ourselves for the same reason,
         # and so that a garbled body becomes a retryable error rather than a crash.
-        raw = self.sdk.post("/chat/completions", body=self.request_body(messages, response_format),
+        raw = self.sdk.post("/chat/completions", body=self.request_body(messages, response_format, mode),
                             cast_to=httpx2.Response)
         try:
             body = json.loads(raw.content)
@@ -311,6 +358,13 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
     return isinstance(exc, (openai.APIConnectionError, MalformedResponse))
+
+
+def _error_text(exc: openai.APIStatusError) -> str:
+    try:
+        return exc.response.text
+    except Exception:  # a streamed or unread body: the SDK's message still names the error
+        return str(exc)
 
 
 def _retry_after_s(exc: BaseException | None) -> float | None:
