@@ -38,3 +38,11 @@ validate: $(STAMP)
 
 clean:
 	rm -rf out dist .pytest_cache
+
+.PHONY: integration
+
+## Every script's LLM path against a real engine: llama-cpp-python's server, built once from its PyPI source release
+## into its own environment (cached under XDG_CACHE_HOME or ~/.cache, in rubric-harness/), serving SmolLM2-135M-Instruct on
+## 127.0.0.1; runs tests/integration and always stops the server (scripts/engine.sh)
+integration: $(STAMP)
+	PY=$(BIN)/python bash scripts/engine.sh test

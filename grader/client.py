@@ -22,8 +22,7 @@ import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .cache import CachedResponse, ResponseCache, cache_key
-from .formats import (FormatNegotiator, FormatRejected, key_material, rejection_reason, response_format_field,
-                      shape_messages)
+from .formats import FormatNegotiator, FormatRejected, key_material, mode_fields, rejection_reason, shape_messages
 from .pricing import cost_usd, count_message_tokens
 from .types import BudgetExhausted, JudgeUnavailable
 
@@ -168,9 +167,7 @@ class JudgeClient:
         mode = mode or self.formats.mode
         body = {"model": d.model, "messages": shape_messages(mode, messages, response_format),
                 "temperature": d.temperature, "seed": d.seed, "max_completion_tokens": d.max_completion_tokens}
-        field = response_format_field(mode, response_format)
-        if field is not None:
-            body["response_format"] = field
+        body.update(mode_fields(mode, response_format, d.max_completion_tokens))
         return body
 
     def worst_case_usd(self, messages: list[dict]) -> float:

@@ -77,6 +77,20 @@ def response_format_field(mode: str, schema: dict) -> dict | None:
     return None
 
 
+def mode_fields(mode: str, schema: dict, max_completion_tokens: int) -> dict:
+    """The request fields that depend on the mode: ``response_format`` (absent in text mode) and, in the weaker
+    modes, ``max_tokens`` beside ``max_completion_tokens``: engines that lack json_schema also predate the newer
+    name of the completion cap (llama-cpp-python's server reads only ``max_tokens``) and would otherwise generate
+    until the context is full."""
+    fields: dict = {}
+    rf = response_format_field(mode, schema)
+    if rf is not None:
+        fields["response_format"] = rf
+    if mode != "json_schema":
+        fields["max_tokens"] = max_completion_tokens
+    return fields
+
+
 def key_material(mode: str, schema: dict) -> dict:
     """What the cache key records for the format: the schema alone in json_schema mode (so caches written before
     negotiation existed stay valid), the schema and the mode otherwise."""

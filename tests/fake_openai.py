@@ -198,10 +198,10 @@ class RejectFormats:
             return Status(422, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
                                             "msg": "Input should be 'text' or 'json_object'", "input": mode}]})
         if self.status == 500:
-            return Status(500, {"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
-                                                     "response_format.type\n  Input should be 'text' or "
-                                                     f"'json_object' [type=literal_error, input_value='{mode}']",
-                                          "type": "internal_server_error"}})
+            return Status(500, {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                                                     "('body', 'response_format', 'type'), 'msg': \"Input should be "
+                                                     f"'text' or 'json_object'\", 'input': '{mode}'}}",
+                                          "type": "internal_server_error", "param": None, "code": None}})
         return Status(self.status, _err(f"Invalid parameter: 'response_format' of type '{mode}' is not supported "
                                         "with this model.", "invalid_request_error", None, "response_format"))
 

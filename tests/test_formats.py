@@ -53,6 +53,7 @@ def test_each_mode_sends_the_schema_its_own_way():
     assert obj["response_format"] == {"type": "json_object", "schema": schema["schema"]}
     text = client.request_body(msgs, schema, "text")
     assert "response_format" not in text
+    assert "max_tokens" not in strict and obj["max_tokens"] == text["max_tokens"] == 350  # the older cap's name
     for body in (obj, text):
         assert body["messages"][1] == msgs[1]
         assert body["messages"][0]["content"].startswith("grade\n") and json.dumps(schema["schema"],
