@@ -236,7 +236,8 @@ class JudgeClient:
                 body = self._post(messages, response_format, mode)
             except openai.APIStatusError as e:
                 self._settle(reserve, None)
-                if e.status_code == 400:
+                why = rejection_reason(e.status_code, _error_text(e))  # the request's shape refused: grader.formats
+                if e.status_code == 400 and not why:
                     self._no_usable_answer()
                 if e.status_code == 402:
                     self._stop("budget_exhausted", "HTTP 402 from the endpoint (budget exhausted)")
@@ -244,7 +245,6 @@ class JudgeClient:
                 self.count_error(f"http_{e.status_code}")
                 if e.status_code in FATAL_STATUSES:
                     self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
-                why = rejection_reason(e.status_code, _error_text(e))
                 if why:
                     raise FormatRejected(mode, why) from None  # not retried: the same shape meets the same answer
                 raise

@@ -110,8 +110,16 @@ run_tests() {
     trap stop_server EXIT
     trap 'exit 130' INT TERM
     start_server
+    rm -f out/integration/report.json
+    local status=0
     HARNESS_ENGINE_URL="$ENGINE_URL" HARNESS_ENGINE_MODEL=smollm2-135m-instruct \
-        "$PY" -m pytest -p no:cacheprovider -o addopts= tests/integration "$@"
+        "$PY" -m pytest -p no:cacheprovider -o addopts= -ra tests/integration "$@" || status=$?
+    if [[ -f out/integration/report.json ]]; then
+        log "figures per script (out/integration/report.json):"
+        "$PY" -c 'import json, sys; [print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+                  for row in json.load(open(sys.argv[1]))]' out/integration/report.json
+    fi
+    return "$status"
 }
 
 case "${1:-}" in

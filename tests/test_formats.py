@@ -116,6 +116,17 @@ def test_concurrent_workers_switch_once(server, tmp_path):
     assert len(read(tmp_path, "results.summary.json")["api"]["response_format"]["switches"]) == 1
 
 
+def test_refusals_in_flight_do_not_trip_the_unusable_endpoint_stop(server, tmp_path):
+    # 8 workers each get a 400 for json_schema and then for json_object: 16 refusals, more than the 10 consecutive
+    # failures that stop a dead endpoint, yet the run reaches text mode and every sample is judged.
+    server.responder = RejectFormats(("json_schema", "json_object"), 400)
+    proc, results = llm_run(server, tmp_path, make_samples(12), "--concurrency", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert modes_seen(server).count("text") == 12
+    assert all(r["judge"] == LLM for r in results)
+    assert read(tmp_path, "results.summary.json")["api"]["stopped"] is None
+
+
 def test_text_mode_when_both_structured_modes_are_refused(server, tmp_path):
     server.responder = RejectFormats(("json_schema", "json_object"), 422)
     reply = {"rationale": "Clear.", "scores": {"clarity": 4, "accuracy": 3, "tone": 5}, "injection_attempt": False}

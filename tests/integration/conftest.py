@@ -68,30 +68,25 @@ def example_samples() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def engine_report(request):
+def engine_report():
     """``engine_report(script, api_summary, results, elapsed_s)`` records a script's figures; at the end of the
-    session they are printed and written to out/integration/report.json (calls, LLM-judged share, s/judgment)."""
+    session they are written to out/integration/report.json (scripts/engine.sh prints it): calls, LLM-judged share,
+    seconds per judgment (the results' own latency when they carry it, else wall time over items)."""
     rows: list[dict] = []
 
     def add(script: str, api: dict, results: list[dict], elapsed_s: float) -> None:
         n = len(results)
-        llm = sum(1 for r in results if str(r.get("judge", "")).startswith("llm:"))
-        rows.append({"script": script, "items": n, "llm_judged_share": round(llm / n, 3) if n else None,
+        llm = [r for r in results if str(r.get("judge", "")).startswith("llm:")]
+        latencies = [r["latency_ms"] / 1000 for r in llm if r.get("latency_ms")]
+        per = sum(latencies) / len(latencies) if latencies else (elapsed_s / n if n else None)
+        rows.append({"script": script, "items": n, "llm_judged_share": round(len(llm) / n, 3) if n else None,
                      "calls": api.get("calls"), "cache_hits": api.get("cache_hits"),
                      "response_format": (api.get("response_format") or {}).get("mode"),
                      "prompt_tokens": api.get("prompt_tokens"), "completion_tokens": api.get("completion_tokens"),
-                     "elapsed_s": round(elapsed_s, 1),
-                     "s_per_call": round(elapsed_s / api["calls"], 2) if api.get("calls") else None})
+                     "elapsed_s": round(elapsed_s, 1), "s_per_judgment": round(per, 1) if per is not None else None})
 
     yield add
-    if not rows:
-        return
-    out = ROOT / "out" / "integration"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr.write_line("")
-        for r in rows:
-            tr.write_line("engine: " + ", ".join(f"{k}={v}" for k, v in r.items()))
-
+    if rows:
+        out = ROOT / "out" / "integration"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
