@@ -77,3 +77,11 @@ winrate: $(STAMP)
 		--verdicts out/winrate/judge/verdicts.jsonl
 	$(BIN)/python winrate.py preference-accuracy --pairs examples/winrate/heldout.jsonl --judge offline \
 		--output out/winrate/preference_accuracy.json
+
+.PHONY: integration
+
+## Every script's LLM path against a real engine: llama-cpp-python's server, built once from its PyPI source release
+## into its own environment (cached under XDG_CACHE_HOME or ~/.cache, in rubric-harness/), serving SmolLM2-135M-Instruct on
+## 127.0.0.1; runs tests/integration and always stops the server (scripts/engine.sh)
+integration: $(STAMP)
+	PY=$(BIN)/python bash scripts/engine.sh test

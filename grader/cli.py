@@ -12,6 +12,7 @@ from typing import Callable
 
 from .cache import ResponseCache, default_cache_path
 from .client import Decoding, JudgeClient
+from .formats import MODES
 from .judges import Judge
 from .judges.llm import LLMJudge
 from .judges.offline import OfflineJudge
@@ -108,6 +109,9 @@ def add_judge_args(p: argparse.ArgumentParser, spec_flags: tuple[str, ...] = ("-
     g.add_argument("--cache", metavar="PATH", default=None,
                    help=f"response cache (default: {default_cache_path()})")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache (default: off)")
+    g.add_argument("--response-format", choices=MODES, default=MODES[0],
+                   help="the first structured-output mode asked of the endpoint; a rejected mode moves the run to "
+                        f"the next of {', '.join(MODES)} (default: {MODES[0]})")
 
 
 def sample_fields(args: argparse.Namespace, rubric: Rubric) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -154,7 +158,8 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
             price = parse_price_per_mtok(args.price_per_mtok)
         except ValueError as e:
             raise InputError("--price-per-mtok", str(e)) from None
-    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout, price=price)
+    client = JudgeClient(decoding, args.budget_usd, cache=cache, timeout_s=args.timeout, price=price,
+                         response_format_mode=getattr(args, "response_format", MODES[0]))
     judge = LLMJudge(rubric, client)
     _, known = price_for(args.model)
     unlisted = (f"; {args.model} is not in the price table (read on {PRICES_READ_ON}): priced at an upper bound, "
@@ -164,6 +169,13 @@ def build_judges(args: argparse.Namespace, rubric: Rubric | None = None) -> Judg
     record = {"judge": judge.name, "llm_used": True, **llm_params, "endpoint": client.endpoint,
               "cache": str(cache.path) if cache else None}
     return JudgeSetup(rubric, judge, offline, client, record)
+
+
+def decoding_record(setup: JudgeSetup) -> dict:
+    """What rubric.json records about decoding, with the response-format mode the run ended up using."""
+    if setup.client is None:
+        return setup.decoding
+    return {**setup.decoding, "response_format_negotiated": setup.client.formats.summary()}
 
 
 def open_cache(path: str | None) -> ResponseCache | None:
@@ -195,7 +207,7 @@ def preflight(setup: JudgeSetup, samples: list[Sample], force: bool, batch: bool
         if not s.output.strip():
             continue
         msgs = judge.messages(s)
-        if client.cache is not None and client.cache.get(client.key_for(msgs, judge.response_format, setup.rubric.spec_sha256)):
+        if client.cached(msgs, judge.response_format, setup.rubric.spec_sha256):
             continue
         to_call += 1
         prompt_tokens += count_message_tokens(msgs)
@@ -252,7 +264,7 @@ def judge_usage(setup: JudgeSetup, results: list[dict]) -> dict:
     for r in results:
         graded_by[r["judge"]] = graded_by.get(r["judge"], 0) + 1
     n_llm = sum(v for k, v in graded_by.items() if k.startswith("llm:"))
-    return {**setup.decoding, "llm_requested": setup.client is not None, "llm_used": n_llm > 0,
+    return {**decoding_record(setup), "llm_requested": setup.client is not None, "llm_used": n_llm > 0,
             "samples_graded_by": graded_by}
 
 

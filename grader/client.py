@@ -23,7 +23,7 @@ import random
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import httpx2
@@ -32,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from .breaker import Breaker
 from .cache import CachedResponse, ResponseCache, cache_key
+from .formats import FormatNegotiator, FormatRejected, mode_fields, rejection_reason, shape_messages
 from .pricing import PRICES_READ_ON, Price, content_text, count_message_tokens, price_cost, price_for
 from .types import BudgetExhausted, JudgeUnavailable
 
@@ -78,6 +79,7 @@ class ChatResult:
     calls: int  # HTTP requests made for this result, retries included (0 for a cache hit)
     from_cache: bool
     finish_reason: str | None = None  # as the endpoint reported it; None for a cache hit (not stored)
+    mode: str = "json_schema"  # the response-format mode it was asked (or cached) in: grader.formats
 
 
 def usable_usage(usage: object) -> tuple[int, int, int] | None:
@@ -138,10 +140,11 @@ class JudgeClient:
                  sdk_client: openai.OpenAI | None = None, sleep: Callable[[float], None] = time.sleep,
                  price: Price | None = None, max_wait_s: float = MAX_RETRY_AFTER_S,
                  max_total_wait_s: float = MAX_TOTAL_WAIT_S, breaker: Breaker | None = None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, response_format_mode: str = "json_schema"):
         if not isinstance(budget_usd, (int, float)) or not math.isfinite(budget_usd) or budget_usd < 0:
             raise ValueError(f"budget_usd must be a finite number of dollars, not negative: got {budget_usd!r}")
         self.decoding = decoding
+        self.formats = FormatNegotiator(response_format_mode)  # which response_format the endpoint takes
         self.budget_usd = budget_usd
         self.cache = cache
         # The price every call is reserved and charged at: the list price, --price-per-mtok, or for a model not
@@ -179,10 +182,26 @@ class JudgeClient:
         return self._stopped[0] if self._stopped else None
 
     def key_for(self, messages: list[dict], response_format: dict | None, rubric_sha: str = "",
-                decoding: Decoding | None = None) -> str:
+                decoding: Decoding | None = None, mode: str | None = None) -> str:
         """The cache key of a judged completion: the endpoint and the request body, which is all the reply depends on
-        (``rubric_sha`` is accepted for compatibility and ignored: a spec edit the prompt never shows changes nothing)."""
-        return self._key(self.request_body(messages, response_format, decoding))
+        (``rubric_sha`` is accepted for compatibility and ignored: a spec edit the prompt never shows changes nothing).
+        The body is the one sent in ``mode`` (default: the negotiated one), so the key names the mode."""
+        return self._key(self.request_body(messages, response_format, decoding, mode))
+
+    def cached(self, messages: list[dict], response_format: dict | None, rubric_sha: str = "",
+               decoding: Decoding | None = None) -> tuple[str, CachedResponse] | None:
+        """A cached reply in the current response-format mode or a weaker one an earlier run negotiated with this
+        endpoint (whose mode this run then adopts, so a re-run makes no call to rediscover it), or None."""
+        if self.cache is None:
+            return None
+        modes = self.formats.modes_from_current() if response_format is not None else (self.formats.mode,)
+        for mode in modes:
+            hit = self.cache.get(self.key_for(messages, response_format, rubric_sha, decoding, mode))
+            if hit is not None:
+                if response_format is not None:
+                    self.formats.adopt(mode, "its replies are in the response cache")
+                return mode, hit
+        return None
 
     def complete(self, messages: list[dict], response_format: dict | None, rubric_sha: str = "",
                  validate: Callable[[str], object] | None = None, decoding: Decoding | None = None) -> ChatResult:
@@ -193,15 +212,14 @@ class JudgeClient:
         ``response_format=None`` asks for plain text (model generation, not judging); ``decoding`` overrides the
         client's decoding for this call (e.g. one seed per sample), in the request, the key and the budget."""
         decoding = decoding or self.decoding
-        body = self.request_body(messages, response_format, decoding)
-        key = self._key(body)
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                with self._lock:
-                    self.usage.cache_hits += 1
-                return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
-                                  0, 0, True)
+        found = self.cached(messages, response_format, rubric_sha, decoding)
+        if found is not None:
+            mode, hit = found
+            with self._lock:
+                self.usage.cache_hits += 1
+            return ChatResult(hit.content, hit.prompt_tokens, hit.completion_tokens, hit.cached_tokens,
+                              0, 0, True, mode=mode)
+        key = self.key_for(messages, response_format, rubric_sha, decoding)
         with self._lock:
             flight = self._in_flight.get(key)
             leader = flight is None
@@ -210,15 +228,16 @@ class JudgeClient:
         if not leader:
             return self._follow(flight)
         try:
-            result = self._call_with_retries(body, messages, decoding)
+            result = self._call_negotiated(messages, response_format, decoding)
             if self.cache is not None and validate is not None:
                 try:
                     validate(result.content)
                 except ValueError:
                     flight.result = result
                     return result  # the caller sees the invalid judgment; the cache never does
-                self.cache.put(key, CachedResponse(result.content, result.prompt_tokens, result.completion_tokens,
-                                                   result.cached_tokens), decoding.model)
+                self.cache.put(self.key_for(messages, response_format, rubric_sha, decoding, result.mode),
+                               CachedResponse(result.content, result.prompt_tokens, result.completion_tokens,
+                                              result.cached_tokens), decoding.model)
             flight.result = result
             return result
         except BaseException as e:
@@ -238,22 +257,25 @@ class JudgeClient:
         same path (this reply, the re-ask, its valid answer) from the cache with zero calls. A reply whose re-ask
         failed too is never kept, so such a sample is asked again on the next run."""
         if self.cache is not None and not result.from_cache:
-            self.cache.put(self.key_for(messages, response_format), CachedResponse(
+            self.cache.put(self.key_for(messages, response_format, mode=result.mode), CachedResponse(
                 result.content, result.prompt_tokens, result.completion_tokens, result.cached_tokens),
                 self.decoding.model)
 
     def request_body(self, messages: list[dict], response_format: dict | None,
-                     decoding: Decoding | None = None) -> dict:
+                     decoding: Decoding | None = None, mode: str | None = None) -> dict:
         """The chat-completions request body for one completion: what ``complete`` sends and what a Batch API line
         carries (grader.batch), built in one place so the two paths cannot drift. No ``response_format``: plain
         text (generation)."""
         d = decoding or self.decoding
+        if response_format is not None:  # a judgment: sent in the negotiated response-format mode (grader.formats)
+            mode = mode or self.formats.mode
+            messages = shape_messages(mode, messages, response_format)
         body = {"model": d.model, "messages": messages, "temperature": d.temperature, "seed": d.seed,
                 "max_completion_tokens": d.max_completion_tokens}
         if d.top_p is not None:
             body["top_p"] = d.top_p
         if response_format is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": response_format}
+            body.update(mode_fields(mode, response_format, d.max_completion_tokens))
         return body
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
@@ -296,7 +318,7 @@ class JudgeClient:
                     "price_per_mtok": {"input": self.price.input, "output": self.price.output,
                                        "source": self.price_source},
                     "waited_s": round(u.waited_s, 3), "breaker_opened": self.breaker.opened,
-                    "stopped": self.stopped, "errors": dict(u.errors)}
+                    "stopped": self.stopped, "errors": dict(u.errors), "response_format": self.formats.summary()}
 
     # ---- internals ---------------------------------------------------------------------------------------------
     def _key(self, body: dict) -> str:
@@ -316,11 +338,34 @@ class JudgeClient:
         r = flight.result
         return ChatResult(r.content, r.prompt_tokens, r.completion_tokens, r.cached_tokens, 0, 0, True)
 
-    def _call_with_retries(self, body: dict, messages: list[dict], decoding: Decoding | None = None) -> ChatResult:
+    def _call_negotiated(self, messages: list[dict], response_format: dict | None,
+                         decoding: Decoding | None = None) -> ChatResult:
+        """Send in the negotiated response-format mode; a rejected mode moves the whole run to the next one."""
+        if response_format is None:  # plain text: nothing to negotiate
+            return self._call_with_retries(self.request_body(messages, None, decoding), decoding)
+        t0 = time.perf_counter()
+        calls = 0
+        while True:
+            mode = self.formats.mode
+            try:
+                result = self._call_with_retries(self.request_body(messages, response_format, decoding, mode),
+                                                 decoding, mode)
+            except FormatRejected as e:
+                calls += e.calls
+                if self.formats.reject(mode, e.why):
+                    continue
+                why = f"the endpoint rejected every response format (last, {mode}: {e.why})"
+                self._stop("api_error", why)
+                raise JudgeUnavailable("api_error", why, calls=calls) from None
+            return replace(result, calls=result.calls + calls, latency_ms=round((time.perf_counter() - t0) * 1000))
+
+    def _call_with_retries(self, body: dict, decoding: Decoding | None = None,
+                           mode: str = "json_schema") -> ChatResult:
+        """One request body, retried; reserved and charged on the messages as sent (schema included)."""
         calls = 0
         t0 = time.perf_counter()
         max_out = (decoding or self.decoding).max_completion_tokens
-        worst_tokens = count_message_tokens(messages)
+        worst_tokens = count_message_tokens(body["messages"])
         worst = self.cost_usd(worst_tokens, max_out)
 
         def attempt() -> tuple[dict, tuple[int, int, int] | None]:
@@ -329,7 +374,7 @@ class JudgeClient:
             try:
                 self._reserve(worst)
                 calls += 1
-                return self._attempt(body, worst)
+                return self._attempt(body, worst, mode)
             finally:
                 if probe:
                     self.breaker.end_probe()
@@ -337,6 +382,9 @@ class JudgeClient:
         try:
             reply, tokens = self.retrying()(attempt)
         except BudgetExhausted:
+            raise
+        except FormatRejected as e:
+            e.calls = calls
             raise
         except JudgeUnavailable as e:
             raise JudgeUnavailable(e.reason, f"{e.detail} (after {calls} attempt(s))", calls=calls) from None
@@ -347,9 +395,10 @@ class JudgeClient:
         pt, ct, cached = tokens or (worst_tokens, max_out, 0)  # as charged
         return ChatResult(content=reply["_content"], prompt_tokens=pt, completion_tokens=ct, cached_tokens=cached,
                           latency_ms=round((time.perf_counter() - t0) * 1000), calls=calls, from_cache=False,
-                          finish_reason=reply.get("_finish_reason"))
+                          finish_reason=reply.get("_finish_reason"), mode=mode)
 
-    def _attempt(self, body: dict, worst: float) -> tuple[dict, tuple[int, int, int] | None]:
+    def _attempt(self, body: dict, worst: float,
+                 mode: str = "json_schema") -> tuple[dict, tuple[int, int, int] | None]:
         """One HTTP call, already reserved at ``worst``: settled here whatever happens."""
         try:
             reply = self._post(body)
@@ -364,6 +413,9 @@ class JudgeClient:
             self.count_error(f"http_{e.status_code}")
             if e.status_code in FATAL_STATUSES:
                 self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
+            why = rejection_reason(e.status_code, _error_text(e))  # the request's shape refused: grader.formats
+            if why:
+                raise FormatRejected(mode, why) from None  # not retried: the same shape meets the same answer
             if e.status_code == 400:
                 self._rejected()
             raise
@@ -496,6 +548,13 @@ def is_retryable(exc: BaseException) -> bool:
             return False
         return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
     return isinstance(exc, (openai.APIConnectionError, MalformedResponse))
+
+
+def _error_text(exc: openai.APIStatusError) -> str:
+    try:
+        return exc.response.text
+    except Exception:  # a streamed or unread body: the SDK's message still names the error
+        return str(exc)
 
 
 def _error_code(exc: BaseException) -> str | None:

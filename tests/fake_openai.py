@@ -46,6 +46,7 @@ __all__ = [
     "Valid", "RateLimit", "ServerError", "Drop", "Malformed", "Content", "PaymentRequired", "Slow", "Status",
     "NoUsage", "NullCounter", "NullMessage", "ContentParts", "InsufficientQuota", "Html", "Trickle",
     "default_scores", "schema_dimensions", "schema_label_enum", "user_text",
+    "RejectFormats", "request_schema", "response_format_mode",
 ]
 
 
@@ -199,10 +200,66 @@ def _content_text(content: Any) -> str:
     return ""
 
 
+def request_schema(body: dict) -> Optional[dict]:
+    """The JSON schema a request asks for, in any response-format mode: ``response_format.json_schema.schema``
+    (json_schema), ``response_format.schema`` (json_object with the schema attached), or a line of the system
+    message that is a JSON schema (text mode, the schema in the prompt)."""
+    rf = (body or {}).get("response_format")
+    if isinstance(rf, dict):
+        inner = rf.get("json_schema") if rf.get("type") == "json_schema" else rf
+        schema = inner.get("schema") if isinstance(inner, dict) else None
+        if isinstance(schema, dict):
+            return schema
+    for msg in (body or {}).get("messages") or []:
+        if isinstance(msg, dict) and msg.get("role") == "system":
+            for line in _content_text(msg.get("content")).splitlines():
+                if line.startswith("{") and '"properties"' in line:
+                    try:
+                        return json.loads(line)
+                    except ValueError:
+                        pass
+    return None
+
+
+def response_format_mode(body: dict) -> str:
+    """``json_schema``, ``json_object`` or ``text`` (no response_format): how a request asks for structure."""
+    rf = (body or {}).get("response_format")
+    return str(rf.get("type", "text")) if isinstance(rf, dict) else "text"
+
+
+@dataclass
+class RejectFormats:
+    """A responder (``server.responder = RejectFormats(...)``) that refuses every request in one of ``modes``, the
+    way engines that lack a structured-output mode do, and leaves the others to the queue / ``Valid()``.
+
+    ``status`` picks the engine's style: 400 (OpenAI-style invalid parameter), 422 (a FastAPI validation error that
+    lists the field) or 500 (llama-cpp-python: the request model's validation error, wrapped as a server error).
+    ``rejected`` counts the refusals per mode."""
+    modes: tuple = ("json_schema",)
+    status: int = 500
+    rejected: dict = field(default_factory=dict)
+
+    def __call__(self, body: dict) -> Any:
+        mode = response_format_mode(body)
+        if mode not in self.modes:
+            return None
+        self.rejected[mode] = self.rejected.get(mode, 0) + 1
+        if self.status == 422:
+            return Status(422, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
+                                            "msg": "Input should be 'text' or 'json_object'", "input": mode}]})
+        if self.status == 500:
+            return Status(500, {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': "
+                                                     "('body', 'response_format', 'type'), 'msg': \"Input should be "
+                                                     f"'text' or 'json_object'\", 'input': '{mode}'}}",
+                                          "type": "internal_server_error", "param": None, "code": None}})
+        return Status(self.status, _err(f"Invalid parameter: 'response_format' of type '{mode}' is not supported "
+                                        "with this model.", "invalid_request_error", None, "response_format"))
+
+
 def schema_dimensions(body: dict) -> dict[str, list]:
-    """{dimension: allowed values} from response_format.json_schema.schema.properties.scores.properties."""
+    """{dimension: allowed values} from the requested schema's properties.scores.properties (see request_schema)."""
     try:
-        props = body["response_format"]["json_schema"]["schema"]["properties"]["scores"]["properties"]
+        props = request_schema(body)["properties"]["scores"]["properties"]
     except (KeyError, TypeError):
         return {}
     dims: dict[str, list] = {}

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from ..client import JudgeClient
+from ..formats import extract_json_object
 from ..rubric import Rubric
 from ..types import JudgeUnavailable, Judgment, Sample
 
@@ -38,7 +39,10 @@ class LLMJudge:
         try:
             obj = json.loads(content)
         except (TypeError, ValueError):
-            raise ValueError("the reply is not a JSON object") from None
+            try:  # a reply in text mode may wrap the object in a code fence or a sentence
+                obj = json.loads(extract_json_object(content))
+            except (TypeError, ValueError):
+                raise ValueError("the reply is not a JSON object") from None
         if not isinstance(obj, dict):
             raise ValueError("the reply is not a JSON object")
         rationale = obj.get("rationale")
