@@ -677,7 +677,7 @@ class FakeOpenAI:
         if isinstance(action, (NoUsage, NullCounter, ContentParts, Trickle)):
             return self._completion_obj(action.then, body)
         if isinstance(action, Valid):
-            if not (body or {}).get("response_format"):  # plain-text generation: a deterministic fake answer
+            if request_schema(body) is None:  # plain-text generation (no schema anywhere): a deterministic answer
                 text = user_text(body)
                 content = f"Fake completion {zlib.crc32(text.encode('utf-8')):08x} (seed {body.get('seed')})."
                 return self.completion(body, content, action.usage)

@@ -46,12 +46,12 @@ def test_each_mode_sends_the_schema_its_own_way():
     schema = {"name": "g", "strict": True, "schema": {"type": "object", "properties": {"x": {"type": "integer"}}}}
     msgs = [{"role": "system", "content": "grade"}, {"role": "user", "content": "data"}]
     client = JudgeClient(Decoding(), 1.0, base_url="http://127.0.0.1:9/v1", api_key="k")
-    strict = client.request_body(msgs, schema, "json_schema")
+    strict = client.request_body(msgs, schema, mode="json_schema")
     assert strict["response_format"] == {"type": "json_schema", "json_schema": schema}
     assert strict["messages"] == msgs
-    obj = client.request_body(msgs, schema, "json_object")
+    obj = client.request_body(msgs, schema, mode="json_object")
     assert obj["response_format"] == {"type": "json_object", "schema": schema["schema"]}
-    text = client.request_body(msgs, schema, "text")
+    text = client.request_body(msgs, schema, mode="text")
     assert "response_format" not in text
     assert "max_tokens" not in strict and obj["max_tokens"] == text["max_tokens"] == 350  # the older cap's name
     for body in (obj, text):
@@ -59,7 +59,7 @@ def test_each_mode_sends_the_schema_its_own_way():
         assert body["messages"][0]["content"].startswith("grade\n") and json.dumps(schema["schema"],
                                                                                   separators=(",", ":")) in \
             body["messages"][0]["content"]
-    assert len({client.key_for(msgs, schema, "r", m) for m in ("json_schema", "json_object", "text")}) == 3
+    assert len({client.key_for(msgs, schema, "r", mode=m) for m in ("json_schema", "json_object", "text")}) == 3
 
 
 def test_the_negotiator_switches_once_whoever_reports_first():
