@@ -271,6 +271,8 @@ def run_probes(plan: dict[str, list[tuple[Sample, Sample | None]]], originals: d
             "n_skipped": len(pairs) - len(todo),
             "n_skipped_empty_original": len(empty),
             "fallbacks": sum(1 for b in rewritten if is_fallback(b)),
+            "fallback_reasons": dict(Counter(f.split(":", 1)[1] for b in rewritten for f in b.get("flags", [])
+                                             if f.startswith("fallback_offline:"))),
             "judged_by": dict(Counter(b["judge"] for b in rewritten)),
             "flagged_dimensions": [k for k, e in entry.items() if e.get("flagged")],
         }

