@@ -40,7 +40,8 @@ from typing import Callable
 import openai
 
 from .cache import CachedResponse
-from .client import JudgeClient, is_retryable, parse_usage
+from .client import JudgeClient
+from .replies import is_retryable, parse_usage
 from .pricing import content_text
 from .grading import GradeRun, grade_one, summarize
 from .io import write_json_atomic

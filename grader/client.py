@@ -34,15 +34,13 @@ from .breaker import Breaker
 from .cache import CachedResponse, ResponseCache, cache_key
 from .formats import FormatNegotiator, FormatRejected, mode_fields, rejection_reason, shape_messages
 from .pricing import PRICES_READ_ON, Price, content_text, count_message_tokens, price_cost, price_for
+from .replies import (OUT_OF_CREDIT_CODES, MalformedResponse, describe, error_code, error_text, is_retryable,
+                      retry_after_s, usable_usage)
 from .types import BudgetExhausted, JudgeUnavailable
 
-RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUSES = {401: "authentication failed", 403: "permission denied", 404: "model or endpoint not found"}
 """Errors that every further call would repeat: stop calling at once (as for 402) rather than spend a doomed call
 per sample. A 400 stays per sample: it can come from one sample's content (e.g. too long for the context)."""
-OUT_OF_CREDIT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active", "access_terminated"}
-"""429 error codes that no wait will cure (OpenAI answers an exhausted account with 429 insufficient_quota, not 402):
-they stop all calls like a 402."""
 UNUSABLE_AFTER = 10
 """Consecutive HTTP 400s, with no success between them, after which calling stops: an endpoint that rejects the
 request's shape (say, strict json_schema) would otherwise cost one doomed call per sample. One 400 alone stays with
@@ -80,29 +78,6 @@ class ChatResult:
     from_cache: bool
     finish_reason: str | None = None  # as the endpoint reported it; None for a cache hit (not stored)
     mode: str = "json_schema"  # the response-format mode it was asked (or cached) in: grader.formats
-
-
-def usable_usage(usage: object) -> tuple[int, int, int] | None:
-    """``(prompt_tokens, completion_tokens, cached_prompt_tokens)`` from a reply's reported usage, or None when the
-    usage is missing or its counters are not counts (null, negative, text): such a reply is charged its worst case."""
-    if not isinstance(usage, dict):
-        return None
-    pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (pt, ct)):
-        return None
-    details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    cached = cached if isinstance(cached, int) and not isinstance(cached, bool) and 0 <= cached <= pt else 0
-    return pt, ct, cached
-
-
-def parse_usage(usage: object) -> tuple[int, int, int]:
-    """Like ``usable_usage`` but zeros when unusable (for token counts shown to the user, never for the spend)."""
-    return usable_usage(usage) or (0, 0, 0)
-
-
-class MalformedResponse(Exception):
-    """A 2xx whose body is not a chat completion: retried like a transport error."""
 
 
 @dataclass
@@ -404,7 +379,7 @@ class JudgeClient:
             reply = self._post(body)
         except openai.APIStatusError as e:
             self._settle(worst, 0.0)  # an error answer is not billed
-            code = _error_code(e)
+            code = error_code(e)
             if e.status_code == 402 or (e.status_code == 429 and code in OUT_OF_CREDIT_CODES):
                 why = f"HTTP {e.status_code}" + (f" {code}" if code else "") + " from the endpoint (out of credit)"
                 self._stop("budget_exhausted", f"{why}: budget exhausted")
@@ -413,7 +388,7 @@ class JudgeClient:
             self.count_error(f"http_{e.status_code}")
             if e.status_code in FATAL_STATUSES:
                 self._stop("api_error", f"HTTP {e.status_code} from the endpoint: {FATAL_STATUSES[e.status_code]}")
-            why = rejection_reason(e.status_code, _error_text(e))  # the request's shape refused: grader.formats
+            why = rejection_reason(e.status_code, error_text(e))  # the request's shape refused: grader.formats
             if why:
                 raise FormatRejected(mode, why) from None  # not retried: the same shape meets the same answer
             if e.status_code == 400:
@@ -517,13 +492,13 @@ class JudgeClient:
         """Retry-After when the server gives one, else exponential backoff with full jitter; never longer than
         ``max_wait_s``, and never past the run's ``max_total_wait_s`` (calling stops instead)."""
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = _retry_after_s(exc)
+        retry_after = retry_after_s(exc)
         if retry_after is not None:
             wait = min(retry_after, self.max_wait_s)
         else:
             wait = min(random.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.attempt_number - 1))),
                        self.max_wait_s)
-        what = _describe(exc) + (f", Retry-After {retry_after:g}s" if retry_after is not None else "")
+        what = describe(exc) + (f", Retry-After {retry_after:g}s" if retry_after is not None else "")
         with self._lock:
             if self.usage.waited_s + wait > self.max_total_wait_s:
                 if not self._stopped:
@@ -538,53 +513,3 @@ class JudgeClient:
             self._log(f"waiting {wait:.1f}s before retrying ({what}); "
                       f"waited {self.usage.waited_s:.0f}s of at most {self.max_total_wait_s:g}s this run")
         return wait
-
-
-def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, JudgeUnavailable):
-        return False
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code == 429 and _error_code(exc) in OUT_OF_CREDIT_CODES:
-            return False
-        return exc.status_code in RETRY_STATUSES or exc.status_code >= 500
-    return isinstance(exc, (openai.APIConnectionError, MalformedResponse))
-
-
-def _error_text(exc: openai.APIStatusError) -> str:
-    try:
-        return exc.response.text
-    except Exception:  # a streamed or unread body: the SDK's message still names the error
-        return str(exc)
-
-
-def _error_code(exc: BaseException) -> str | None:
-    """The ``error.code`` (or ``error.type``) of an OpenAI-style error body."""
-    body = getattr(exc, "body", None)
-    err = body.get("error", body) if isinstance(body, dict) else None
-    if not isinstance(err, dict):
-        return None
-    code = err.get("code") or err.get("type")
-    return code if isinstance(code, str) else None
-
-
-def _describe(exc: BaseException | None) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"HTTP {status}" if status else type(exc).__name__
-
-
-def _retry_after_s(exc: BaseException | None) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            v = float(value) * scale
-        except ValueError:
-            continue  # an HTTP-date Retry-After: fall back to backoff
-        if math.isfinite(v):
-            return max(v, 0.0)
-    return None

@@ -85,7 +85,7 @@ start_server() {
     SERVER_LOG="$(mktemp -t llama-server.XXXXXX.log)"
     # Passive OpenMP waits: on a machine shared with other jobs, spinning worker threads only slow each other down.
     OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" "$ENV_DIR/bin/python" -m llama_cpp.server --model "$model" --model_alias smollm2-135m-instruct \
-        --host 127.0.0.1 --port "$port" --n_ctx 4096 --n_threads "${ENGINE_THREADS:-2}" \
+        --host 127.0.0.1 --port "$port" --n_ctx 8192 --n_threads "${ENGINE_THREADS:-2}" \
         >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     ENGINE_URL="http://127.0.0.1:$port/v1"
