@@ -10,7 +10,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
-COPY run.py calibrate.py README.md ./
+COPY run.py calibrate.py generate.py refusal.py winrate.py audit.py report.py README.md ./
 COPY grader/ grader/
 COPY calibration/ calibration/
 COPY rubric/ rubric/

@@ -49,6 +49,8 @@ def test_submission_zip_builds_and_every_command_of_its_readme_works_unpacked(tm
     assert not any("__pycache__" in n or n.startswith(("tests/", ".venv/")) or n.endswith(".sqlite") for n in names)
     assert pkg.run_readme_commands(empty) == []
     assert (empty / "calibration" / "report.md").exists()
-    assert len(json.loads((empty / "results.json").read_text())) == 28
+    assert (empty / "calibration" / "report.html").exists()
+    examples = json.loads((ROOT / "examples" / "samples.json").read_text())
+    assert [r["id"] for r in json.loads((empty / "results.json").read_text())] == [s["id"] for s in examples]
 
 
