@@ -14,18 +14,7 @@ from .types import InputError, Sample
 
 def read_json(path: str | Path, what: str = "file") -> object:
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, f"{what} not found") from None
-    except IsADirectoryError:
-        raise InputError(path, f"{what} is a directory, not a file") from None
-    except OSError as e:
-        raise InputError(path, f"cannot read {what} ({e.strerror or e})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not valid UTF-8 (byte {e.start})") from None
+    text = read_text(path, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -35,7 +24,9 @@ def read_json(path: str | Path, what: str = "file") -> object:
 ROW_FORMATS = "a JSON array of objects, JSON Lines (one object per line) or CSV with a header row"
 
 
-def _read_text(path: Path, what: str) -> str:
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A user's text file as UTF-8 (a BOM is fine); a missing, unreadable or undecodable file is one-line bad input."""
+    path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -57,7 +48,7 @@ def read_rows(path: str | Path, what: str = "file") -> list[dict]:
     a JSON array, ``{`` JSON Lines, anything else CSV). Errors name the file, the row and the format expected.
     """
     path = Path(path)
-    text = _read_text(path, what)
+    text = read_text(path, what)
     ext = path.suffix.lower()
     head = text.lstrip()[:1]
     if ext in (".jsonl", ".ndjson") or (ext not in (".json", ".csv", ".tsv") and head == "{"):
