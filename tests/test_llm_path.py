@@ -210,9 +210,20 @@ def test_burst_of_429s_under_concurrency_is_absorbed(server, tmp_path):
 
 
 def test_an_endpoint_rejecting_every_request_stops_after_ten(server, tmp_path):
-    server.responder = lambda body: Status(400, {"error": {"message": "response_format json_schema not supported",
+    # A 400 that does not name the request's shape (a shape-naming one switches the response format instead, see
+    # tests/test_formats.py): ten in a row with no success stop calling for the run.
+    server.responder = lambda body: Status(400, {"error": {"message": "invalid request",
                                                            "type": "invalid_request_error"}})
     proc, results = llm_run(server, tmp_path, make_samples(25))
     assert proc.returncode == 0, proc.stderr
     assert len(server.chat_calls()) <= 10 + 7  # the streak, plus what other workers had already sent
+    assert all(r["judge"] == "offline" and r["flags"] == ["fallback_offline:api_error"] for r in results)
+
+
+def test_an_endpoint_rejecting_every_response_format_stops_after_one_round_of_modes(server, tmp_path):
+    server.responder = lambda body: Status(400, {"error": {"message": "response_format json_schema not supported",
+                                                           "type": "invalid_request_error"}})
+    proc, results = llm_run(server, tmp_path, make_samples(25), "--concurrency", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.chat_calls()) <= 3 * 8  # each mode refused at most once per worker in flight, then stop
     assert all(r["judge"] == "offline" and r["flags"] == ["fallback_offline:api_error"] for r in results)
