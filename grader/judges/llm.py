@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
-from ..client import JudgeClient
+from ..client import ChatResult, JudgeClient
 from ..formats import extract_json_object
 from ..rubric import Rubric
 from ..types import JudgeUnavailable, Judgment, Sample
@@ -36,15 +37,7 @@ class LLMJudge:
 
     def parse(self, content: str) -> ParsedJudgment:
         """Validate a reply against the rubric; ValueError says what is wrong (fed back to the model once)."""
-        try:
-            obj = json.loads(content)
-        except (TypeError, ValueError):
-            try:  # a reply in text mode may wrap the object in a code fence or a sentence
-                obj = json.loads(extract_json_object(content))
-            except (TypeError, ValueError):
-                raise ValueError("the reply is not a JSON object") from None
-        if not isinstance(obj, dict):
-            raise ValueError("the reply is not a JSON object")
+        obj = reply_object(content)
         rationale = obj.get("rationale")
         if not isinstance(rationale, str) or not rationale.strip():
             raise ValueError("'rationale' is missing or empty")
@@ -52,31 +45,11 @@ class LLMJudge:
         return ParsedJudgment(rationale.strip(), scores, bool(obj.get("injection_attempt", False)))
 
     def judge(self, sample: Sample) -> Judgment:
-        messages = self.messages(sample)
-        first = self.client.complete(messages, self.response_format, self.rubric.spec_sha256, validate=self.parse)
-        results = [first]
-        try:
-            parsed = self.parse(first.content)
-        except ValueError as err:
-            retry = messages + [
-                {"role": "assistant", "content": first.content},
-                {"role": "user", "content": f"That reply was invalid: {err}. Reply again with only the JSON object "
-                                            "the schema requires, with every dimension scored."},
-            ]
-            second = self.client.complete(retry, self.response_format, self.rubric.spec_sha256, validate=self.parse)
-            results.append(second)
-            try:
-                parsed = self.parse(second.content)
-            except ValueError as err2:
-                raise JudgeUnavailable("invalid_judgment", f"twice: {err}; then {err2}",
-                                       tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
-                                       calls=sum(r.calls for r in results)) from None
-            # The first reply is the endpoint's answer to the first request: kept once its re-ask was valid, so that
-            # a re-run replays this whole path from the cache instead of paying for it again.
-            self.client.keep_reply(messages, self.response_format, first)
-        return self.judgment(parsed, tokens_used=sum(r.prompt_tokens + r.completion_tokens for r in results),
-                             latency_ms=sum(r.latency_ms for r in results), calls=sum(r.calls for r in results),
-                             cached=all(r.from_cache for r in results), retried=len(results) > 1)
+        parsed, results = ask_json(self.client, self.messages(sample), self.response_format, self.rubric.spec_sha256,
+                                   self.parse, reask_hint=", with every dimension scored")
+        return self.judgment(parsed, tokens_used=tokens_of(results), latency_ms=sum(r.latency_ms for r in results),
+                             calls=sum(r.calls for r in results), cached=all(r.from_cache for r in results),
+                             retried=len(results) > 1)
 
     def judgment(self, parsed: ParsedJudgment, *, tokens_used: int, latency_ms: int, calls: int, cached: bool,
                  retried: bool = False) -> Judgment:
@@ -86,3 +59,51 @@ class LLMJudge:
             flags.append("possible_prompt_injection")
         return Judgment(scores=parsed.scores, rationale=parsed.rationale, judge=self.name, tokens_used=tokens_used,
                         latency_ms=latency_ms, flags=flags, calls=calls, cached=cached)
+
+
+T = TypeVar("T")
+
+
+def reply_object(content: str) -> dict:
+    """The JSON object a judge replied with: the reply itself or, in text mode, the object it wraps in a code fence
+    or a sentence (grader.formats). ValueError when there is none (the reason is fed back to the model once)."""
+    try:
+        obj = json.loads(content)
+    except (TypeError, ValueError):
+        try:
+            obj = json.loads(extract_json_object(content))
+        except (TypeError, ValueError):
+            raise ValueError("the reply is not a JSON object") from None
+    if not isinstance(obj, dict):
+        raise ValueError("the reply is not a JSON object")
+    return obj
+
+
+def tokens_of(results: list[ChatResult]) -> int:
+    return sum(r.prompt_tokens + r.completion_tokens for r in results)
+
+
+def ask_json(client: JudgeClient, messages: list[dict], response_format: dict, spec_sha: str,
+             parse: Callable[[str], T], reask_hint: str = "", detail_prefix: str = "") -> tuple[T, list[ChatResult]]:
+    """One judged reply, the rule every LLM judge follows: ``parse`` it; if it is invalid, ask once more with the
+    reason, then give up with JudgeUnavailable("invalid_judgment") (tokens and calls spent travel with it), so the
+    caller falls back and flags it. A first reply whose re-ask was valid is kept in the cache too, so a re-run replays
+    the whole path with zero calls. Returns the parsed reply and every ChatResult it took."""
+    first = client.complete(messages, response_format, spec_sha, validate=parse)
+    try:
+        return parse(first.content), [first]
+    except ValueError as err:
+        retry = messages + [
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": f"That reply was invalid: {err}. Reply again with only the JSON object "
+                                        f"the schema requires{reask_hint}."},
+        ]
+        second = client.complete(retry, response_format, spec_sha, validate=parse)
+        results = [first, second]
+        try:
+            parsed = parse(second.content)
+        except ValueError as err2:
+            raise JudgeUnavailable("invalid_judgment", f"{detail_prefix}twice: {err}; then {err2}",
+                                   tokens_used=tokens_of(results), calls=sum(r.calls for r in results)) from None
+        client.keep_reply(messages, response_format, first)
+        return parsed, results

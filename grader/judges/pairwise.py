@@ -11,12 +11,12 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from ..client import JudgeClient
 from ..pairwise import VERDICTS, Pair, PairwiseSpec, direction_of, to_candidate_view
 from ..types import JudgeUnavailable, Sample
+from .llm import ask_json, reply_object, tokens_of
 from .offline import OfflineJudge
 
 ORDERS = ("candidate_first", "baseline_first")
@@ -79,12 +79,7 @@ class PairwiseLLMJudge:
 
     def parse(self, content: str) -> tuple[str, str]:
         """``(verdict, rationale)`` or ValueError saying what is wrong (fed back to the model once)."""
-        try:
-            obj = json.loads(content)
-        except (TypeError, ValueError):
-            raise ValueError("the reply is not a JSON object") from None
-        if not isinstance(obj, dict):
-            raise ValueError("the reply is not a JSON object")
+        obj = reply_object(content)
         rationale = obj.get("rationale")
         if not isinstance(rationale, str) or not rationale.strip():
             raise ValueError("'rationale' is missing or empty")
@@ -94,24 +89,9 @@ class PairwiseLLMJudge:
         return verdict, rationale.strip()
 
     def _one(self, pair: Pair, order: str) -> tuple[SingleOrder, list]:
-        messages = self.messages(pair, order)
-        sha = self.spec.spec_sha256
-        first = self.client.complete(messages, self.response_format, sha, validate=self.parse)
-        results = [first]
-        try:
-            verdict, rationale = self.parse(first.content)
-        except ValueError as err:
-            retry = messages + [
-                {"role": "assistant", "content": first.content},
-                {"role": "user", "content": f"That reply was invalid: {err}. Reply again with only the JSON object "
-                                            "the schema requires: a rationale and one of the five verdicts."}]
-            second = self.client.complete(retry, self.response_format, sha, validate=self.parse)
-            results.append(second)
-            try:
-                verdict, rationale = self.parse(second.content)
-            except ValueError as err2:
-                raise JudgeUnavailable("invalid_judgment", f"{order}: twice: {err}; then {err2}",
-                                       tokens_used=_tokens(results), calls=sum(r.calls for r in results)) from None
+        (verdict, rationale), results = ask_json(
+            self.client, self.messages(pair, order), self.response_format, self.spec.spec_sha256, self.parse,
+            reask_hint=": a rationale and one of the five verdicts", detail_prefix=f"{order}: ")
         return SingleOrder(order, verdict, rationale), results
 
     def judge(self, pair: Pair) -> PairVerdict:
@@ -121,19 +101,15 @@ class PairwiseLLMJudge:
             try:
                 single, res = self._one(pair, order)
             except JudgeUnavailable as err:
-                err.tokens_used += _tokens(results)
+                err.tokens_used += tokens_of(results)
                 err.calls += sum(r.calls for r in results)
                 raise
             orders.append(single)
             results.extend(res)
             if len(res) > 1:
                 flags.append("judge_output_invalid_retried")
-        return PairVerdict(orders, self.name, tokens_used=_tokens(results), calls=sum(r.calls for r in results),
+        return PairVerdict(orders, self.name, tokens_used=tokens_of(results), calls=sum(r.calls for r in results),
                            cached=all(r.from_cache for r in results), flags=list(dict.fromkeys(flags)))
-
-
-def _tokens(results: list) -> int:
-    return sum(r.prompt_tokens + r.completion_tokens for r in results)
 
 
 class OfflinePairwiseJudge:
